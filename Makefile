@@ -1,0 +1,90 @@
+# callbridge — plain Makefile. `make` builds bin/callbridge; `make run` and `make test`
+# do their own set-up (dependencies, a local PostgreSQL) on a fresh Debian 12 machine.
+
+PKGS     := libevent json-c libpq openssl
+CC       ?= cc
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wundef -Wwrite-strings -Wcast-align -Wvla
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(EXTRA_CFLAGS)
+ifeq ($(WERROR),1)
+CFLAGS   += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lpthread -lm
+
+BUILD    ?= build
+VERSION  := $(shell cat VERSION)
+
+# Everything but main.c goes into a library that the unit tests link too.
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
+MIGRATIONS := $(sort $(wildcard sql/migrations/*.sql))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test test-unit test-e2e bench clean format format-check config-table
+
+all: bin/callbridge
+
+bin/callbridge: $(BUILD)/main.o $(BUILD)/libcallbridge.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/libcallbridge.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DCALLBRIDGE_VERSION='"$(VERSION)"' -MMD -MP -Isrc -c -o $@ $<
+
+# The migrations are compiled into the binary so that it runs from any directory.
+$(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh | $(BUILD)
+	sh scripts/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/migrations.o: $(BUILD)/migrations.c
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libcallbridge.a
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Itests/unit -o $@ $< $(BUILD)/libcallbridge.a $(PKG_LIBS)
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run.sh
+
+# `make test`: unit tests, then end-to-end tests against a throwaway PostgreSQL.
+# Every test speaks TAP; prove prints the summary line.
+test: deps
+	@$(MAKE) --no-print-directory all unit-bins
+	@prove --exec '' --timer $(UNIT_BIN) tests/e2e/*.t
+
+test-unit: all unit-bins
+	@prove --exec '' $(UNIT_BIN)
+
+test-e2e: all
+	@prove --exec '' --timer tests/e2e/*.t
+
+.PHONY: unit-bins
+unit-bins: $(UNIT_BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/bench.sh
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+format-check:
+	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(wildcard $(BUILD)/*.d)

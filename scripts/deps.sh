@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs what building, running and testing callbridge need on Debian 12, when it is
+# missing: with apt-get when run as root, otherwise prints the command to run.
+set -eu
+
+PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl"
+
+missing=""
+for tool in cc make pkg-config curl prove psql; do
+	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if command -v pkg-config >/dev/null 2>&1; then
+	for lib in libevent json-c libpq openssl; do
+		pkg-config --exists "$lib" || missing="$missing $lib"
+	done
+fi
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql-server"
+
+[ -z "$missing" ] && exit 0
+
+echo "callbridge: missing:$missing" >&2
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+	echo "callbridge: installed build and test dependencies" >&2
+else
+	echo "callbridge: install them with:" >&2
+	echo "  sudo apt-get update && sudo apt-get install -y $PACKAGES" >&2
+	exit 1
+fi

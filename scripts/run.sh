@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make run`: start a local PostgreSQL unless DATABASE_URL is set (in the environment or
+# .env), apply migrations, serve. The local PostgreSQL lives in var/pg (or, when that
+# directory is closed to the postgres user, in /var/tmp) and stops when the server does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${DATABASE_URL:-}" ] && [ -f .env ]; then
+	DATABASE_URL=$(sed -n 's/^[[:space:]]*\(export[[:space:]]\+\)\?DATABASE_URL=//p' .env | tail -n 1 | tr -d "\"'")
+fi
+if [ -z "${DATABASE_URL:-}" ]; then
+	dir=$PWD/var/pg
+	if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+		dir=/var/tmp/callbridge-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)/pg
+	fi
+	port=${CALLBRIDGE_PG_PORT:-54329}
+	DATABASE_URL=$(bash scripts/pg.sh start "$dir" "$port")
+	trap 'bash scripts/pg.sh stop "$dir"' EXIT
+	echo "callbridge: local PostgreSQL in $dir on port $port" >&2
+fi
+export DATABASE_URL
+
+bin/callbridge migrate
+bin/callbridge serve

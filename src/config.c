@@ -1,0 +1,215 @@
+/* config — the settings table and its loader (see config.h). */
+#include "config.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_ENUM };
+
+struct cfg_entry {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def; /* NULL: unset by default */
+	long long min, max;
+	const char *const *choices; /* CFG_ENUM: NULL-terminated names, stored as index */
+	const char *meaning;
+};
+
+static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
+static const char *const format_choices[] = {"text", "json", NULL};
+
+#define F(field) offsetof(struct config, field)
+static const struct cfg_entry table[] = {
+	{"DATABASE_URL", CFG_STR, F(database_url), NULL, 0, 0, NULL,
+	 "libpq URI or conninfo (`make run` starts a local PostgreSQL and sets it)"},
+	{"PORT", CFG_INT, F(port), "8080", 1, 65535, NULL, "HTTP port"},
+	{"CALLBRIDGE_LISTEN", CFG_STR, F(listen), "0.0.0.0", 0, 0, NULL, "bind address"},
+	{"CALLBRIDGE_MAX_BODY_BYTES", CFG_LONG, F(max_body_bytes), "1048576", 1024, 67108864, NULL,
+	 "larger bodies get 413"},
+	{"CALLBRIDGE_LOG_LEVEL", CFG_ENUM, F(log_level), "info", 0, 0, level_choices,
+	 "`debug`, `info`, `warn` or `error`"},
+	{"CALLBRIDGE_LOG_FORMAT", CFG_ENUM, F(log_format), "text", 0, 0, format_choices,
+	 "`text` or `json` (one object per line)"},
+	{"CALLBRIDGE_BATCH_MAX", CFG_INT, F(batch_max), "256", 1, 10000, NULL,
+	 "most deliveries committed in one transaction (group commit)"},
+	{"CALLBRIDGE_MAX_INFLIGHT", CFG_INT, F(max_inflight), "4096", 1, 1000000, NULL,
+	 "deliveries waiting for the database at once; past it, 503 at once"},
+	{"CALLBRIDGE_RETRY_AFTER_SECONDS", CFG_INT, F(retry_after_seconds), "5", 1, 3600, NULL,
+	 "`Retry-After` sent with 503"},
+	{"CALLBRIDGE_DB_CONNECT_TIMEOUT_SECONDS", CFG_INT, F(db_connect_timeout_seconds), "5", 1, 300,
+	 NULL, "give up a connection attempt to PostgreSQL after this long"},
+	{"CALLBRIDGE_DB_RECONNECT_MAX_SECONDS", CFG_INT, F(db_reconnect_max_seconds), "10", 1, 3600,
+	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
+	{"CALLBRIDGE_READ_TIMEOUT_SECONDS", CFG_INT, F(read_timeout_seconds), "30", 1, 3600, NULL,
+	 "close a client connection idle or slow for this long"},
+	{"CALLBRIDGE_SHUTDOWN_TIMEOUT_SECONDS", CFG_INT, F(shutdown_timeout_seconds), "30", 1, 3600,
+	 NULL, "on SIGTERM/SIGINT, longest wait for deliveries in flight"},
+};
+#undef F
+
+/* ---- .env ---- */
+
+struct dotenv_var {
+	char *name;
+	char *value;
+};
+static struct dotenv_var *dotenv;
+static size_t dotenv_len;
+
+/* Parses KEY=VALUE lines; `export ` prefixes, blank lines and # comments are allowed,
+ * and values may be wrapped in single or double quotes. */
+static int dotenv_read(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
+	char line[8192];
+	int lineno = 0;
+	int rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		char *s = line;
+		size_t n = strcspn(s, "\r\n");
+		s[n] = '\0';
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (strncmp(s, "export ", 7) == 0)
+			s += 7;
+		char *eq = strchr(s, '=');
+		if (!eq || eq == s) {
+			snprintf(err, errlen, "%s:%d: expected NAME=value", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		char *val = eq + 1;
+		size_t vl = strlen(val);
+		if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		struct dotenv_var *grown = realloc(dotenv, (dotenv_len + 1) * sizeof *dotenv);
+		if (!grown) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
+		}
+		dotenv = grown;
+		dotenv[dotenv_len].name = strdup(s);
+		dotenv[dotenv_len].value = strdup(val);
+		dotenv_len++;
+	}
+	fclose(f);
+	return rc;
+}
+
+const char *cfg_lookup(const char *name)
+{
+	const char *v = getenv(name);
+	if (v)
+		return v;
+	for (size_t i = dotenv_len; i-- > 0;)
+		if (strcmp(dotenv[i].name, name) == 0)
+			return dotenv[i].value;
+	return NULL;
+}
+
+static int set_entry(struct config *cfg, const struct cfg_entry *e, const char *val, char *err,
+		     size_t errlen)
+{
+	char *base = (char *)cfg;
+	if (e->type == CFG_STR) {
+		*(const char **)(base + e->offset) = val;
+		return 0;
+	}
+	if (e->type == CFG_ENUM) {
+		for (int i = 0; e->choices[i]; i++) {
+			if (strcmp(e->choices[i], val) == 0) {
+				*(int *)(base + e->offset) = i;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "%s: unknown value '%s'", e->name, val);
+		return -1;
+	}
+	char *end = NULL;
+	errno = 0;
+	long long n = strtoll(val, &end, 10);
+	if (errno || end == val || *end != '\0' || n < e->min || n > e->max) {
+		snprintf(err, errlen, "%s: must be an integer from %lld to %lld, got '%s'", e->name,
+			 e->min, e->max, val);
+		return -1;
+	}
+	if (e->type == CFG_INT)
+		*(int *)(base + e->offset) = (int)n;
+	else
+		*(long long *)(base + e->offset) = n;
+	return 0;
+}
+
+int cfg_load(struct config *cfg, const char *dotenv_path, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof *cfg);
+	if (dotenv_path && dotenv_read(dotenv_path, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		const struct cfg_entry *e = &table[i];
+		const char *val = cfg_lookup(e->name);
+		if (val && *val == '\0' && e->type != CFG_STR)
+			val = NULL; /* NAME= in .env means "use the default" */
+		if (!val)
+			val = e->def;
+		if (val && set_entry(cfg, e, val, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void cfg_each_unknown(bool (*is_known)(const char *name), void (*fn)(const char *name))
+{
+	for (char **env = environ; *env; env++) {
+		if (strncmp(*env, "CALLBRIDGE_", 11) != 0)
+			continue;
+		char name[256];
+		size_t n = strcspn(*env, "=");
+		if (n >= sizeof name)
+			continue;
+		memcpy(name, *env, n);
+		name[n] = '\0';
+		bool known = is_known && is_known(name);
+		for (size_t i = 0; !known && i < sizeof table / sizeof table[0]; i++)
+			known = strcmp(table[i].name, name) == 0;
+		if (!known)
+			fn(name);
+	}
+}
+
+void cfg_print_table(FILE *out)
+{
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		const struct cfg_entry *e = &table[i];
+		fprintf(out, "| `%s` | %s%s%s | %s |\n", e->name, e->def ? "`" : "",
+			e->def ? e->def : "unset", e->def ? "`" : "", e->meaning);
+	}
+}
+
+void cfg_free(void)
+{
+	for (size_t i = 0; i < dotenv_len; i++) {
+		free(dotenv[i].name);
+		free(dotenv[i].value);
+	}
+	free(dotenv);
+	dotenv = NULL;
+	dotenv_len = 0;
+}

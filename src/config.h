@@ -1,0 +1,47 @@
+/* config — every setting in one table (name, type, bounds, default, meaning), read from
+ * the environment and from `.env` in the working directory (the environment wins).
+ * Bad values fail start-up with a message naming the variable. */
+#ifndef CALLBRIDGE_CONFIG_H
+#define CALLBRIDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum log_format { LOGFMT_TEXT, LOGFMT_JSON };
+
+struct config {
+	const char *database_url; /* NULL when unset */
+	int port;
+	const char *listen;
+	long long max_body_bytes;
+	int log_level; /* enum log_level */
+	int log_format;
+	int batch_max;
+	int max_inflight;
+	int retry_after_seconds;
+	int db_connect_timeout_seconds;
+	int db_reconnect_max_seconds;
+	int read_timeout_seconds;
+	int shutdown_timeout_seconds;
+};
+
+/* Loads `.env` from dotenv_path (may be NULL or missing), then fills cfg from the table.
+ * On a bad value writes "NAME: reason" to err and returns -1. Strings in cfg stay valid
+ * until cfg_free(). */
+int cfg_load(struct config *cfg, const char *dotenv_path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Value of a variable from the environment or `.env`, or NULL. Borrowed. Used for the
+ * per-platform variables (CALLBRIDGE_<SLUG>_SECRET) that the table lists as a pattern. */
+const char *cfg_lookup(const char *name);
+
+/* Names of CALLBRIDGE_* variables that are set but mean nothing (typos); calls fn for
+ * each. is_known lets other modules claim their own patterned names. */
+void cfg_each_unknown(bool (*is_known)(const char *name), void (*fn)(const char *name));
+
+/* Prints the table as the README's Markdown rows (the docs test compares them). */
+void cfg_print_table(FILE *out);
+
+void cfg_free(void);
+
+#endif

@@ -1,0 +1,399 @@
+/* http — routing, limits and JSON answers over libevent's evhttp (see http.h). */
+#include "http.h"
+#include "intake.h"
+#include "log.h"
+#include "metrics.h"
+#include "pgw.h"
+#include "platform.h"
+#include "ts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+struct http_server {
+	struct event_base *base;
+	const struct config *cfg;
+	struct pgw *pgw;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	int inflight;
+	bool stopping;
+};
+
+/* One delivery waiting for the writer. req is NULL once the client has gone away. */
+struct pending {
+	struct pgw_delivery w;
+	struct mapped m;
+	struct http_server *srv;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	const struct platform *platform;
+	int64_t start_us;
+	char received_at[TS_LEN];
+	char body[];
+};
+
+/* ---- answers ---- */
+
+static void add_json_string(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		if (*p == '"' || *p == '\\')
+			evbuffer_add_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			evbuffer_add_printf(b, "\\u%04x", *p);
+		else
+			evbuffer_add(b, p, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static void send_json(struct http_server *s, struct evhttp_request *req, int status,
+		      struct evbuffer *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	if (status == 503) {
+		char secs[16];
+		snprintf(secs, sizeof secs, "%d", s->cfg->retry_after_seconds);
+		evhttp_add_header(h, "Retry-After", secs);
+	}
+	if (s->stopping)
+		evhttp_add_header(h, "Connection", "close");
+	metrics_http(status);
+	evhttp_send_reply(req, status, NULL, body);
+}
+
+static void reply_error(struct http_server *s, struct evhttp_request *req, int status,
+			const char *code, const char *detail)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "{\"error\":");
+	add_json_string(b, code);
+	evbuffer_add_printf(b, ",\"detail\":");
+	add_json_string(b, detail);
+	evbuffer_add_printf(b, "}\n");
+	send_json(s, req, status, b);
+	evbuffer_free(b);
+}
+
+static void reply_text(struct http_server *s, struct evhttp_request *req, int status,
+		       const char *json)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "%s\n", json);
+	send_json(s, req, status, b);
+	evbuffer_free(b);
+}
+
+/* ---- deliveries ---- */
+
+static const char *header_of(void *ctx, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(ctx), name);
+}
+
+static void pending_free(struct pending *pd)
+{
+	rows_free(&pd->m);
+	free(pd);
+}
+
+static void on_client_gone(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	struct pending *pd = arg;
+	pd->req = NULL;
+	pd->evcon = NULL;
+}
+
+static void delivery_done(struct pgw_delivery *wd)
+{
+	struct pending *pd = wd->arg;
+	struct http_server *s = pd->srv;
+	int idx = (int)(pd->platform - platforms);
+	enum metrics_outcome out;
+	int status = 200;
+	const char *word = NULL;
+
+	s->inflight--;
+	switch (wd->outcome) {
+	case PGW_STORED:
+	case PGW_DUPLICATE: {
+		enum map_status st = wd->stored_status;
+		if (st == MAP_FAILED) {
+			status = 400;
+			out = OUT_FAILED;
+		} else if (wd->outcome == PGW_DUPLICATE) {
+			word = "duplicate";
+			out = OUT_DUPLICATE;
+		} else if (st == MAP_UNMAPPED) {
+			word = "unmapped";
+			out = OUT_UNMAPPED;
+		} else {
+			word = "stored";
+			out = OUT_STORED;
+		}
+		break;
+	}
+	case PGW_REJECTED:
+		status = 400;
+		out = OUT_REJECTED;
+		break;
+	case PGW_UNAVAILABLE:
+	default:
+		status = 503;
+		out = OUT_UNAVAILABLE;
+		break;
+	}
+	int64_t latency = ts_now_us() - pd->start_us;
+	metrics_delivery(idx, out, latency);
+	if (log_enabled(LOG_DEBUG) || status != 200) {
+		char ms[32];
+		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
+		log_write(status == 200 ? LOG_DEBUG : LOG_INFO, "delivery", "platform",
+			  pd->platform->slug, "event", pd->m.event_type, "dedupe_key",
+			  wd->dedupe_key, "outcome", word ? word : status == 503 ? "unavailable" : "refused",
+			  "ms", ms, (const char *)NULL);
+	}
+
+	if (pd->req) {
+		struct evhttp_request *req = pd->req;
+		evhttp_connection_set_closecb(pd->evcon, NULL, NULL);
+		if (status == 503) {
+			reply_error(s, req, 503, "unavailable",
+				    "the event could not be made durable now; retry later");
+		} else if (wd->outcome == PGW_REJECTED) {
+			reply_error(s, req, 400, "unstorable", wd->detail);
+		} else if (status == 400) {
+			reply_error(s, req, 400, "unmappable",
+				    wd->detail[0]	? wd->detail
+				    : pd->m.error ? pd->m.error
+						  : "the event was stored as failed");
+		} else {
+			struct evbuffer *b = evbuffer_new();
+			if (b) {
+				evbuffer_add_printf(b, "{\"status\":\"%s\",\"platform\":\"%s\",\"event_id\":%lld,\"event_type\":",
+						    word, pd->platform->slug, wd->event_id);
+				if (pd->m.event_type)
+					add_json_string(b, pd->m.event_type);
+				else
+					evbuffer_add_printf(b, "null");
+				evbuffer_add_printf(b, ",\"dedupe_key\":");
+				add_json_string(b, wd->dedupe_key);
+				evbuffer_add_printf(b, "}\n");
+				send_json(s, req, 200, b);
+				evbuffer_free(b);
+			} else {
+				evhttp_send_error(req, 500, NULL);
+			}
+		}
+	}
+	pending_free(pd);
+}
+
+static void handle_webhook(struct http_server *s, struct evhttp_request *req,
+			   const struct platform *p)
+{
+	int idx = (int)(p - platforms);
+	int64_t now = ts_now_us();
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct intake_error err;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		reply_error(s, req, 405, "method_not_allowed", "webhooks are delivered with POST");
+		return;
+	}
+	if ((long long)len > s->cfg->max_body_bytes) {
+		metrics_delivery(idx, OUT_TOO_LARGE, ts_now_us() - now);
+		reply_error(s, req, 413, "body_too_large", "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
+		return;
+	}
+	if (s->stopping) {
+		reply_error(s, req, 503, "shutting_down", "the server is stopping; retry later");
+		return;
+	}
+
+	struct pending *pd = calloc(1, sizeof *pd + len + 1);
+	if (!pd) {
+		reply_error(s, req, 503, "out_of_memory", "retry later");
+		return;
+	}
+	evbuffer_copyout(in, pd->body, len);
+	pd->body[len] = '\0';
+	pd->srv = s;
+	pd->platform = p;
+	pd->start_us = now;
+
+	if (intake_map(p, pd->body, len, header_of, req, true, now, &pd->m, &err) < 0) {
+		metrics_delivery(idx, err.status == 401 ? OUT_UNAUTHORIZED : OUT_INVALID,
+				 ts_now_us() - now);
+		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
+			 err.detail);
+		reply_error(s, req, err.status, err.code, err.detail);
+		pending_free(pd);
+		return;
+	}
+
+	ts_format(now, pd->received_at);
+	pd->w.platform = p->slug;
+	pd->w.dedupe_key = pd->m.dedupe_key;
+	pd->w.received_at = pd->received_at;
+	pd->w.payload = pd->body;
+	pd->w.mapped = &pd->m;
+	pd->w.done = delivery_done;
+	pd->w.arg = pd;
+	if (pgw_submit(s->pgw, &pd->w) < 0) {
+		metrics_delivery(idx, OUT_UNAVAILABLE, ts_now_us() - now);
+		reply_error(s, req, 503, "unavailable",
+			    pgw_ready(s->pgw) ? "too many deliveries in flight; retry later"
+					      : "the database is unavailable; retry later");
+		pending_free(pd);
+		return;
+	}
+	s->inflight++;
+	pd->req = req;
+	pd->evcon = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(pd->evcon, on_client_gone, pd);
+}
+
+/* ---- routing ---- */
+
+static bool is_read(struct evhttp_request *req)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct http_server *s = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	static const char prefix[] = "/webhooks/";
+
+	if (!path)
+		path = "";
+	if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
+		const char *slug = path + sizeof prefix - 1;
+		size_t n = strcspn(slug, "/");
+		const struct platform *p = platform_find(slug, n);
+		if (!p || (slug[n] == '/' && slug[n + 1] != '\0')) {
+			reply_error(s, req, 404, "unknown_platform",
+				    "no such platform; use /webhooks/<slug>");
+			return;
+		}
+		handle_webhook(s, req, p);
+		return;
+	}
+
+	bool health = !strcmp(path, "/healthz"), ready = !strcmp(path, "/readyz"),
+	     metrics = !strcmp(path, "/metrics");
+	if (!health && !ready && !metrics) {
+		reply_error(s, req, 404, "not_found", "no such path");
+		return;
+	}
+	if (!is_read(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		reply_error(s, req, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	if (health) {
+		reply_text(s, req, 200, "{\"status\":\"ok\"}");
+	} else if (ready) {
+		if (s->stopping)
+			reply_error(s, req, 503, "shutting_down", "the server is stopping");
+		else if (!pgw_ready(s->pgw))
+			reply_error(s, req, 503, "database_unavailable", "no database connection is ready");
+		else
+			reply_text(s, req, 200, "{\"status\":\"ready\"}");
+	} else {
+		struct evbuffer *b = evbuffer_new();
+		struct pgw_stats st;
+		if (!b) {
+			evhttp_send_error(req, 503, NULL);
+			return;
+		}
+		pgw_get_stats(s->pgw, &st);
+		metrics_render(b, &st);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "text/plain; version=0.0.4; charset=utf-8");
+		metrics_http(200);
+		evhttp_send_reply(req, 200, NULL, b);
+		evbuffer_free(b);
+	}
+}
+
+struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw)
+{
+	struct http_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->base = base;
+	s->cfg = cfg;
+	s->pgw = pgw;
+	s->http = evhttp_new(base);
+	if (!s->http) {
+		free(s);
+		return NULL;
+	}
+	/* libevent answers bodies past its own limit itself (with an HTML page); ours is
+	 * checked in the handler, so that every body up to twice the limit gets a JSON 413. */
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body_bytes * 2);
+	evhttp_set_max_headers_size(s->http, 64 * 1024);
+	evhttp_set_timeout(s->http, cfg->read_timeout_seconds);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(s->http, on_request, s);
+	return s;
+}
+
+int http_listen(struct http_server *s, char *err, size_t errlen)
+{
+	s->sock = evhttp_bind_socket_with_handle(s->http, s->cfg->listen, (ev_uint16_t)s->cfg->port);
+	if (!s->sock) {
+		snprintf(err, errlen, "cannot listen on %s:%d", s->cfg->listen, s->cfg->port);
+		return -1;
+	}
+	return 0;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (s->sock)
+		evhttp_del_accept_socket(s->http, s->sock);
+	s->sock = NULL;
+	s->stopping = true;
+}
+
+int http_inflight(const struct http_server *s)
+{
+	return s->inflight;
+}
+
+void http_free(struct http_server **sp)
+{
+	struct http_server *s = *sp;
+	if (!s)
+		return;
+	evhttp_free(s->http);
+	free(s);
+	*sp = NULL;
+}

@@ -1,0 +1,81 @@
+/* intake — verify, parse, map (see intake.h). */
+#include "intake.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define MAX_KEY_LEN 200
+
+static int refuse(struct intake_error *err, int status, const char *code, const char *detail)
+{
+	err->status = status;
+	err->code = code;
+	snprintf(err->detail, sizeof err->detail, "%s", detail);
+	return -1;
+}
+
+/* "sha256:<hex>" of the given bytes, in the arena. */
+static const char *hash_key(struct mapped *m, const char *bytes, size_t len)
+{
+	unsigned char md[32];
+	char hex[7 + 64 + 1] = "sha256:";
+	if (!EVP_Digest(bytes, len, md, NULL, EVP_sha256(), NULL))
+		return NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 7 + 2 * i, 3, "%02x", md[i]);
+	return rows_strdup(m, hex);
+}
+
+int intake_map(const struct platform *p, const char *body, size_t len,
+	       const char *(*header)(void *ctx, const char *name), void *ctx, bool verify,
+	       int64_t now_us, struct mapped *out, struct intake_error *err)
+{
+	int idx = (int)(p - platforms);
+	if (verify) {
+		enum verify_result v =
+			verify_check(idx, p->scheme, body, len, header, ctx, now_us / 1000000);
+		if (v != VERIFY_OK)
+			return refuse(err, 401, verify_result_name(v),
+				      v == VERIFY_MISSING ? "the request is not signed"
+				      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
+							  : "the signature does not match");
+	}
+
+	struct json_tokener *tok = json_tokener_new_ex(INTAKE_MAX_DEPTH);
+	if (!tok)
+		return refuse(err, 503, "out_of_memory", "cannot parse now");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_object *root = json_tokener_parse_ex(tok, body, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	while (root && used < len && strchr(" \t\r\n", body[used]))
+		used++;
+	if (!root || jerr != json_tokener_success || used != len) {
+		json_object_put(root);
+		if (jerr == json_tokener_error_parse_utf8_string)
+			return refuse(err, 400, "invalid_utf8", "the body is not valid UTF-8");
+		return refuse(err, 400, "invalid_json",
+			      root ? "unexpected data after the JSON value"
+			      : jerr == json_tokener_continue ? "the JSON is incomplete"
+							       : json_tokener_error_desc(jerr));
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return refuse(err, 400, "invalid_payload", "the body is not a JSON object");
+	}
+
+	struct map_input in = {root, header, ctx};
+	p->map(&in, out);
+	json_object_put(root);
+
+	if (!out->dedupe_key)
+		out->dedupe_key = hash_key(out, body, len);
+	else if (strlen(out->dedupe_key) > MAX_KEY_LEN)
+		out->dedupe_key = hash_key(out, out->dedupe_key, strlen(out->dedupe_key));
+	if (!out->dedupe_key)
+		return refuse(err, 503, "out_of_memory", "cannot key the delivery now");
+	return 0;
+}

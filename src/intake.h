@@ -1,0 +1,31 @@
+/* intake — one delivery's way from raw bytes to rows, with no I/O: verify the signature
+ * over the raw body, parse it once, run the platform's mapper, settle the
+ * de-duplication key. Used by the HTTP server and by anything that re-feeds stored
+ * bodies. */
+#ifndef CALLBRIDGE_INTAKE_H
+#define CALLBRIDGE_INTAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform.h"
+
+/* Deepest JSON nesting accepted; deeper bodies are refused as invalid. */
+#define INTAKE_MAX_DEPTH 64
+
+struct intake_error {
+	int status;	  /* HTTP status to answer */
+	const char *code; /* machine-readable, e.g. "invalid_json" */
+	char detail[200];
+};
+
+/* Fills out (which must be reset) from the body. Returns 0 when the delivery should be
+ * stored (out->status may still be MAP_FAILED: stored raw as 'failed', answered 400), or
+ * -1 with err filled when it must be refused without storing anything. verify=false
+ * skips the signature check (bodies that were verified when they arrived). */
+int intake_map(const struct platform *p, const char *body, size_t len,
+	       const char *(*header)(void *ctx, const char *name), void *ctx, bool verify,
+	       int64_t now_us, struct mapped *out, struct intake_error *err)
+	__attribute__((warn_unused_result));
+
+#endif

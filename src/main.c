@@ -1,0 +1,243 @@
+/* callbridge — receives voice-agent and telephony webhooks and lands them in PostgreSQL
+ * as relational rows. This file is the command line: serve, migrate, config. */
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "pgw.h"
+#include "platform.h"
+#include "verify.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#ifndef CALLBRIDGE_VERSION
+#define CALLBRIDGE_VERSION "dev"
+#endif
+
+static const char usage[] =
+	"usage: callbridge [serve | migrate | config] [--help] [--version]\n"
+	"\n"
+	"  serve     run the HTTP server (the default)\n"
+	"  migrate   apply pending database migrations, then exit\n"
+	"  config    print the settings table (name, default, meaning)\n"
+	"\n"
+	"Settings come from the environment and from .env in the working directory;\n"
+	"see README.md. DATABASE_URL is required for serve and migrate.\n";
+
+struct server {
+	struct event_base *base;
+	struct http_server *http;
+	struct pgw *pgw;
+	struct event *sigint, *sigterm, *drain;
+	int64_t stop_deadline_ms;
+	int shutdown_timeout_s;
+};
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "callbridge: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+static bool patterned_name(const char *name)
+{
+	/* CALLBRIDGE_<SLUG>_SECRET for a known slug. */
+	for (int i = 0; i < platform_count; i++) {
+		char want[64];
+		size_t k = (size_t)snprintf(want, sizeof want, "CALLBRIDGE_%s_SECRET", platforms[i].slug);
+		for (size_t j = 0; j < k; j++)
+			want[j] = (char)toupper((unsigned char)want[j]);
+		if (strcmp(name, want) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void warn_unknown(const char *name)
+{
+	log_warn("unknown setting ignored (a typo?)", "name", name);
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct server *sv = arg;
+	struct timeval now;
+	event_base_gettimeofday_cached(sv->base, &now);
+	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	if (http_inflight(sv->http) == 0) {
+		event_base_loopexit(sv->base, NULL);
+	} else if (now_ms >= sv->stop_deadline_ms) {
+		log_warn("shutdown timeout: deliveries still in flight are answered 503");
+		event_base_loopexit(sv->base, NULL);
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct server *sv = arg;
+	if (sv->drain) {
+		log_warn("second signal: stopping now");
+		event_base_loopexit(sv->base, NULL);
+		return;
+	}
+	log_info("stopping: no new connections; finishing deliveries in flight", "signal",
+		 sig == SIGTERM ? "TERM" : "INT");
+	http_stop(sv->http);
+	struct timeval now, tick = {0, 20000};
+	event_base_gettimeofday_cached(sv->base, &now);
+	sv->stop_deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000 +
+			       (int64_t)sv->shutdown_timeout_s * 1000;
+	sv->drain = event_new(sv->base, -1, EV_PERSIST, on_drain_tick, sv);
+	if (sv->drain)
+		event_add(sv->drain, &tick);
+	else
+		event_base_loopexit(sv->base, NULL);
+}
+
+static int load_secrets(void)
+{
+	char err[256];
+	for (int i = 0; i < platform_count; i++) {
+		if (verify_load(i, platforms[i].slug, err, sizeof err) < 0)
+			return die("%s", err);
+		if (!verify_required(i))
+			log_warn("no signing secret configured: anyone can post to this platform's route",
+				 "platform", platforms[i].slug);
+	}
+	return 0;
+}
+
+static int serve(const struct config *cfg)
+{
+	struct server sv = {0};
+	char err[512];
+	int rc = 1;
+
+	if (!cfg->database_url)
+		return die("%s", "DATABASE_URL is not set (make run starts a local PostgreSQL and sets it)");
+	if (load_secrets() != 0)
+		return 1;
+	int pending = migrate_pending(cfg->database_url, err, sizeof err);
+	if (pending > 0)
+		log_warn("database schema is not up to date: run `callbridge migrate`");
+	else if (pending < 0)
+		log_warn("cannot check the database schema now; serving anyway", "error", err);
+
+	signal(SIGPIPE, SIG_IGN);
+	sv.shutdown_timeout_s = cfg->shutdown_timeout_seconds;
+	sv.base = event_base_new();
+	if (!sv.base)
+		return die("%s", "cannot create the event loop");
+	struct pgw_options opt = {
+		.connections = 1,
+		.batch_max = cfg->batch_max,
+		.max_inflight = cfg->max_inflight,
+		.connect_timeout_s = cfg->db_connect_timeout_seconds,
+		.reconnect_max_s = cfg->db_reconnect_max_seconds,
+		.batch_timeout_s = 10,
+	};
+	sv.pgw = pgw_new(sv.base, cfg->database_url, &opt);
+	sv.http = sv.pgw ? http_new(sv.base, cfg, sv.pgw) : NULL;
+	if (!sv.http) {
+		die("%s", "out of memory at start-up");
+		goto done;
+	}
+	if (http_listen(sv.http, err, sizeof err) < 0) {
+		die("%s", err);
+		goto done;
+	}
+	sv.sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
+	sv.sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
+	if (!sv.sigint || !sv.sigterm || event_add(sv.sigint, NULL) || event_add(sv.sigterm, NULL)) {
+		die("%s", "cannot install signal handlers");
+		goto done;
+	}
+	char port[16];
+	snprintf(port, sizeof port, "%d", cfg->port);
+	log_info("listening", "address", cfg->listen, "port", port, "version", CALLBRIDGE_VERSION);
+	event_base_dispatch(sv.base);
+	log_info("stopped");
+	rc = 0;
+done:
+	pgw_free(&sv.pgw);
+	http_free(&sv.http);
+	if (sv.sigint)
+		event_free(sv.sigint);
+	if (sv.sigterm)
+		event_free(sv.sigterm);
+	if (sv.drain)
+		event_free(sv.drain);
+	if (sv.base)
+		event_base_free(sv.base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = "serve";
+	struct config cfg;
+	char err[512];
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("callbridge %s\n", CALLBRIDGE_VERSION);
+			return 0;
+		}
+	}
+	if (argc > 2)
+		return die("unexpected argument '%s' (see --help)", argv[2]);
+	if (argc == 2)
+		cmd = argv[1];
+	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config"))
+		return die("unknown command '%s' (see --help)", cmd);
+	if (!strcmp(cmd, "config")) {
+		cfg_print_table(stdout);
+		return 0;
+	}
+
+	if (cfg_load(&cfg, ".env", err, sizeof err) < 0)
+		return die("%s", err);
+	log_setup((enum log_level)cfg.log_level, cfg.log_format == LOGFMT_JSON);
+	cfg_each_unknown(patterned_name, warn_unknown);
+
+	if (!strcmp(cmd, "migrate")) {
+		if (!cfg.database_url)
+			rc = die("%s", "DATABASE_URL is not set");
+		else if ((rc = migrate_run(cfg.database_url, err, sizeof err)) < 0)
+			rc = die("%s", err);
+		else {
+			char n[16];
+			snprintf(n, sizeof n, "%d", rc);
+			log_info("migrations done", "applied", n);
+			rc = 0;
+		}
+	} else {
+		rc = serve(&cfg);
+	}
+	verify_free();
+	cfg_free();
+	return rc;
+}

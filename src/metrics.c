@@ -1,0 +1,93 @@
+/* metrics — Prometheus text exposition (see metrics.h). */
+#include "metrics.h"
+#include "pgw.h"
+#include "platform.h"
+
+#include <event2/buffer.h>
+
+#define MAX_PLATFORMS 16
+#define NBUCKETS      12
+
+static const char *const outcome_names[OUT_COUNT] = {
+	"stored", "duplicate", "unmapped", "failed", "invalid",
+	"unauthorized", "too_large", "rejected", "unavailable",
+};
+static const double bucket_le[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+					   0.1,	  0.25,	  0.5,	 1,    2.5,   10};
+
+static uint64_t deliveries[MAX_PLATFORMS][OUT_COUNT];
+static uint64_t latency_buckets[NBUCKETS + 1]; /* last: +Inf */
+static uint64_t latency_count;
+static double latency_sum;
+static uint64_t http_by_class[6];
+
+void metrics_delivery(int platform, enum metrics_outcome outcome, int64_t latency_us)
+{
+	if (platform < 0 || platform >= MAX_PLATFORMS)
+		return;
+	deliveries[platform][outcome]++;
+	double s = (double)latency_us / 1e6;
+	int b = 0;
+	while (b < NBUCKETS && s > bucket_le[b])
+		b++;
+	latency_buckets[b]++;
+	latency_count++;
+	latency_sum += s;
+}
+
+void metrics_http(int status)
+{
+	int cls = status / 100;
+	if (cls >= 1 && cls <= 5)
+		http_by_class[cls]++;
+}
+
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db)
+{
+	evbuffer_add_printf(out, "# HELP callbridge_deliveries_total Webhook deliveries by "
+				 "platform and outcome.\n# TYPE callbridge_deliveries_total counter\n");
+	for (int p = 0; p < platform_count && p < MAX_PLATFORMS; p++)
+		for (int o = 0; o < OUT_COUNT; o++)
+			evbuffer_add_printf(out,
+					    "callbridge_deliveries_total{platform=\"%s\",outcome=\"%s\"} "
+					    "%llu\n",
+					    platforms[p].slug, outcome_names[o],
+					    (unsigned long long)deliveries[p][o]);
+
+	evbuffer_add_printf(out, "# HELP callbridge_delivery_seconds Time from a delivery's "
+				 "arrival to its answer.\n# TYPE callbridge_delivery_seconds histogram\n");
+	uint64_t cum = 0;
+	for (int b = 0; b < NBUCKETS; b++) {
+		cum += latency_buckets[b];
+		evbuffer_add_printf(out, "callbridge_delivery_seconds_bucket{le=\"%g\"} %llu\n",
+				    bucket_le[b], (unsigned long long)cum);
+	}
+	cum += latency_buckets[NBUCKETS];
+	evbuffer_add_printf(out,
+			    "callbridge_delivery_seconds_bucket{le=\"+Inf\"} %llu\n"
+			    "callbridge_delivery_seconds_sum %.6f\n"
+			    "callbridge_delivery_seconds_count %llu\n",
+			    (unsigned long long)cum, latency_sum, (unsigned long long)latency_count);
+
+	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
+				 "class.\n# TYPE callbridge_http_responses_total counter\n");
+	for (int c = 1; c <= 5; c++)
+		evbuffer_add_printf(out, "callbridge_http_responses_total{class=\"%dxx\"} %llu\n", c,
+				    (unsigned long long)http_by_class[c]);
+
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_database_up Whether a database connection is ready.\n"
+			    "# TYPE callbridge_database_up gauge\ncallbridge_database_up %d\n"
+			    "# HELP callbridge_inflight Deliveries waiting for the database.\n"
+			    "# TYPE callbridge_inflight gauge\ncallbridge_inflight %d\n"
+			    "# HELP callbridge_batches_total Committed batches.\n"
+			    "# TYPE callbridge_batches_total counter\ncallbridge_batches_total %llu\n"
+			    "# HELP callbridge_batched_deliveries_total Deliveries in committed "
+			    "batches.\n# TYPE callbridge_batched_deliveries_total counter\n"
+			    "callbridge_batched_deliveries_total %llu\n"
+			    "# HELP callbridge_database_reconnects_total Lost or failed database "
+			    "connections.\n# TYPE callbridge_database_reconnects_total counter\n"
+			    "callbridge_database_reconnects_total %llu\n",
+			    db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
+			    (unsigned long long)db->batched, (unsigned long long)db->reconnects);
+}

@@ -1,0 +1,30 @@
+/* metrics — counters and a latency histogram, rendered in Prometheus text format for
+ * GET /metrics. Updated only from the event loop thread; no locks. */
+#ifndef CALLBRIDGE_METRICS_H
+#define CALLBRIDGE_METRICS_H
+
+#include <stdint.h>
+
+struct evbuffer;
+struct pgw_stats;
+
+/* Outcomes of a delivery, as answered. */
+enum metrics_outcome {
+	OUT_STORED,
+	OUT_DUPLICATE,
+	OUT_UNMAPPED,
+	OUT_FAILED,	  /* stored raw as failed, answered 400 */
+	OUT_INVALID,	  /* refused before storing: bad JSON, UTF-8, shape (400) */
+	OUT_UNAUTHORIZED, /* signature missing, wrong or stale (401) */
+	OUT_TOO_LARGE,	  /* 413 */
+	OUT_REJECTED,	  /* the database refused the raw event (400) */
+	OUT_UNAVAILABLE,  /* 503 */
+	OUT_COUNT
+};
+
+/* platform is an index into platforms[]. */
+void metrics_delivery(int platform, enum metrics_outcome outcome, int64_t latency_us);
+void metrics_http(int status);
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db);
+
+#endif

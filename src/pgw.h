@@ -1,0 +1,102 @@
+/* pgw — the PostgreSQL writer: makes deliveries durable, asynchronously, from the event
+ * loop, many per transaction (group commit).
+ *
+ * DESIGN
+ * Guarantees: a delivery's done() reports STORED or DUPLICATE only after the COMMIT that
+ * holds its raw event row and all its mapped rows has succeeded; a delivery is never
+ * half-written (one transaction); done() is called exactly once per submitted delivery.
+ *
+ * Each connection is a non-blocking libpq connection in pipeline mode whose socket is
+ * watched by libevent. Deliveries queue while a batch is in flight; an idle connection
+ * takes up to batch_max of them and runs two pipelined round trips in one transaction:
+ *   1. BEGIN; one INSERT .. ON CONFLICT per delivery into webhook_events; sync.
+ *      Each answer says whether the delivery is new or a duplicate.
+ *   2. The mapped-row upserts of the new, mapped deliveries; COMMIT; sync.
+ * A duplicate writes only its delivery_count, never its rows again.
+ * Errors: a data error (SQLSTATE class 22, 23 or 54) is pinned on the one delivery whose
+ * statement failed: a delivery whose rows PostgreSQL refuses is stored raw with status
+ * 'failed' and the batch is retried; one whose raw event is refused is answered REJECTED
+ * and the rest retried. Other errors retry the batch up to three times, then report
+ * UNAVAILABLE. A lost connection reports UNAVAILABLE for its batch (the outcome of an
+ * unanswered COMMIT is unknown; the sender's retry is caught as a duplicate) and is
+ * re-established with exponential backoff. While no connection is up, pgw_submit()
+ * refuses at once so the caller can answer 503.
+ *
+ * States of a connection: DOWN (waiting to reconnect) -> CONNECTING -> BUSY (preparing
+ * statements) -> IDLE <-> BUSY (a batch or a rollback in flight).
+ *
+ * Ownership: the submitter owns each struct pgw_delivery and everything it points to;
+ * they must stay valid and unchanged until done() is called, after which pgw never
+ * touches the delivery again. */
+#ifndef CALLBRIDGE_PGW_H
+#define CALLBRIDGE_PGW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rows.h"
+
+struct event_base;
+struct pgw;
+
+enum pgw_outcome {
+	PGW_STORED,	 /* first delivery, committed */
+	PGW_DUPLICATE,	 /* already stored; delivery_count bumped, committed */
+	PGW_REJECTED,	 /* PostgreSQL refuses even the raw event (detail says why) */
+	PGW_UNAVAILABLE, /* not durable: database unreachable or failing */
+};
+
+struct pgw_delivery {
+	/* Input. */
+	const char *platform;
+	const char *dedupe_key;
+	const char *received_at; /* canonical timestamp */
+	const char *payload;	 /* the body: JSON text */
+	struct mapped *mapped;	 /* event type, time, status, rows */
+	void (*done)(struct pgw_delivery *d);
+	void *arg;
+
+	/* Output, valid in done(). */
+	enum pgw_outcome outcome;
+	enum map_status stored_status; /* of the stored event row (the original's, for duplicates) */
+	long long event_id;
+	char detail[300]; /* PostgreSQL's message when a row or the event was refused */
+
+	/* Private to pgw. */
+	struct pgw_delivery *next;
+	bool fresh;
+	bool db_failed; /* rows refused: store the raw event as 'failed' */
+	int attempts;
+};
+
+struct pgw_options {
+	int connections;
+	int batch_max;
+	int max_inflight;
+	int connect_timeout_s;
+	int reconnect_max_s;
+	int batch_timeout_s;
+};
+
+struct pgw_stats {
+	bool up;		/* at least one connection ready */
+	int inflight;		/* submitted, done() not yet called */
+	uint64_t batches;	/* committed batches */
+	uint64_t batched;	/* deliveries in committed batches */
+	uint64_t reconnects;
+};
+
+struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt);
+
+/* Queues d. Returns 0, or -1 when the database is unavailable or too many deliveries
+ * are in flight: then done() will not be called and the caller answers 503. */
+int pgw_submit(struct pgw *w, struct pgw_delivery *d) __attribute__((warn_unused_result));
+
+bool pgw_ready(const struct pgw *w);
+void pgw_get_stats(const struct pgw *w, struct pgw_stats *out);
+
+/* Closes every connection; deliveries still queued or in flight are reported
+ * UNAVAILABLE. *w is set to NULL. */
+void pgw_free(struct pgw **w);
+
+#endif

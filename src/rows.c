@@ -1,0 +1,206 @@
+/* rows — mapped rows, their column specs and a small arena (see rows.h). */
+#include "rows.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const call_cols[CALL_NCOLS] = {
+	"external_id",	   "account_id",	  "agent_id",	     "agent_name",
+	"direction",	   "from_number",	  "from_name",	     "to_number",
+	"to_name",	   "customer_number",	  "customer_name",   "status",
+	"disposition",	   "successful",	  "started_at",	     "answered_at",
+	"ended_at",	   "duration_seconds",	  "billed_minutes",  "recording_url",
+	"summary",	   "sentiment",		  "disconnection_reason", "cost",
+	"transcript_text", "metadata",
+};
+static const enum col_type call_types[CALL_NCOLS] = {
+	[CALL_SUCCESSFUL] = COL_BOOL,	     [CALL_STARTED_AT] = COL_TS,
+	[CALL_ANSWERED_AT] = COL_TS,	     [CALL_ENDED_AT] = COL_TS,
+	[CALL_DURATION_SECONDS] = COL_NUM,   [CALL_BILLED_MINUTES] = COL_NUM,
+	[CALL_COST] = COL_NUM,		     [CALL_METADATA] = COL_JSONB,
+};
+
+static const char *const audit_cols[AUDIT_NCOLS] = {
+	"call_id", "kind", "status", "qualified", "reason", "summary", "results",
+};
+static const enum col_type audit_types[AUDIT_NCOLS] = {
+	[AUDIT_QUALIFIED] = COL_BOOL,
+	[AUDIT_RESULTS] = COL_JSONB,
+};
+
+static const struct row_spec specs[TBL_COUNT] = {
+	[TBL_CALLS] = {"callbridge.calls", "platform, external_id", "last_event_at", CALL_NCOLS,
+		       call_cols, call_types, 1, 0},
+	[TBL_AUDITS] = {"callbridge.call_audits", "call_id, kind", "occurred_at", AUDIT_NCOLS,
+			audit_cols, audit_types, 2, 1},
+};
+
+const struct row_spec *rows_spec(enum row_table t)
+{
+	return &specs[t];
+}
+
+/* ---- arena: chunks of at least 4 KiB, bump allocation ---- */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	_Alignas(16) char data[];
+};
+
+static void *arena_alloc(struct mapped *m, size_t n)
+{
+	struct arena_chunk *c = m->arena;
+	n = (n + 15) & ~(size_t)15;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > 4096 - sizeof *c ? n : 4096 - sizeof *c;
+		struct arena_chunk *fresh = malloc(sizeof *fresh + cap);
+		if (!fresh)
+			return NULL;
+		fresh->next = c;
+		fresh->used = 0;
+		fresh->cap = cap;
+		m->arena = c = fresh;
+	}
+	void *p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+const char *rows_strndup(struct mapped *m, const char *s, size_t n)
+{
+	if (!s)
+		return NULL;
+	char *p = arena_alloc(m, n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+const char *rows_strdup(struct mapped *m, const char *s)
+{
+	return s ? rows_strndup(m, s, strlen(s)) : NULL;
+}
+
+static const char *rows_vprintf(struct mapped *m, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return NULL;
+	char *p = arena_alloc(m, (size_t)n + 1);
+	if (p)
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
+const char *rows_printf(struct mapped *m, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const char *p = rows_vprintf(m, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void rows_reset(struct mapped *m)
+{
+	struct arena_chunk *keep = m->arena;
+	if (keep) {
+		struct arena_chunk *c = keep->next;
+		while (c) {
+			struct arena_chunk *next = c->next;
+			free(c);
+			c = next;
+		}
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	memset(m, 0, sizeof *m);
+	m->arena = keep;
+}
+
+void rows_free(struct mapped *m)
+{
+	struct arena_chunk *c = m->arena;
+	while (c) {
+		struct arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	memset(m, 0, sizeof *m);
+}
+
+struct row *rows_add(struct mapped *m, enum row_table t)
+{
+	if (m->nrows >= ROWS_MAX)
+		return NULL;
+	struct row *r = &m->rows[m->nrows++];
+	memset(r, 0, sizeof *r);
+	r->table = t;
+	return r;
+}
+
+struct row *rows_find(struct mapped *m, enum row_table t, const char *key)
+{
+	for (int i = 0; i < m->nrows; i++)
+		if (m->rows[i].table == t && m->rows[i].v[0] && key && strcmp(m->rows[i].v[0], key) == 0)
+			return &m->rows[i];
+	return NULL;
+}
+
+void rows_fail(struct mapped *m, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	m->error = rows_vprintf(m, fmt, ap);
+	va_end(ap);
+	m->status = MAP_FAILED;
+	m->nrows = 0;
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void rows_dump(const struct mapped *m, FILE *out)
+{
+	static const char *const status_names[] = {"mapped", "unmapped", "failed"};
+	fprintf(out, "event.status = %s\n", status_names[m->status]);
+	if (m->event_type)
+		fprintf(out, "event.event_type = %s\n", m->event_type);
+	if (m->occurred_at)
+		fprintf(out, "event.occurred_at = %s\n", m->occurred_at);
+	if (m->dedupe_key)
+		fprintf(out, "event.dedupe_key = %s\n", m->dedupe_key);
+	if (m->error)
+		fprintf(out, "event.error = %s\n", m->error);
+	for (int i = 0; i < m->nrows; i++) {
+		const struct row *r = &m->rows[i];
+		const struct row_spec *s = rows_spec(r->table);
+		const char *short_name = strchr(s->table, '.') + 1;
+		char *lines[ROW_MAXCOLS];
+		int n = 0;
+		for (int c = 0; c < s->ncols; c++) {
+			if (!r->v[c])
+				continue;
+			size_t len = strlen(short_name) + strlen(s->cols[c]) + strlen(r->v[c]) + 16;
+			lines[n] = malloc(len);
+			if (!lines[n])
+				continue;
+			snprintf(lines[n], len, "%s[%d].%s = %s", short_name, i, s->cols[c], r->v[c]);
+			n++;
+		}
+		qsort(lines, (size_t)n, sizeof lines[0], cmp_lines);
+		for (int k = 0; k < n; k++) {
+			fprintf(out, "%s\n", lines[k]);
+			free(lines[k]);
+		}
+	}
+}

@@ -1,0 +1,122 @@
+/* rows — what a mapper produces from one event: the event's identity (type, time,
+ * de-duplication key, mapping status) and the rows to upsert into the contract tables.
+ *
+ * Ownership: every string in a struct mapped lives in its arena and is freed by
+ * rows_reset()/rows_free(); values from json-c are copied in, never borrowed, so the
+ * parsed JSON may be released before the rows are written. A NULL column value means
+ * "this event does not carry it": the writer never overwrites a stored value with it. */
+#ifndef CALLBRIDGE_ROWS_H
+#define CALLBRIDGE_ROWS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum row_table { TBL_CALLS, TBL_AUDITS, TBL_COUNT };
+
+enum col_type { COL_TEXT, COL_TS, COL_NUM, COL_BOOL, COL_JSONB, COL_TEXTARR };
+
+/* Columns of callbridge.calls that events carry (platform and last_event_at are the
+ * writer's). Order matches rows_spec(TBL_CALLS). */
+enum call_col {
+	CALL_EXTERNAL_ID,
+	CALL_ACCOUNT_ID,
+	CALL_AGENT_ID,
+	CALL_AGENT_NAME,
+	CALL_DIRECTION,
+	CALL_FROM_NUMBER,
+	CALL_FROM_NAME,
+	CALL_TO_NUMBER,
+	CALL_TO_NAME,
+	CALL_CUSTOMER_NUMBER,
+	CALL_CUSTOMER_NAME,
+	CALL_STATUS,
+	CALL_DISPOSITION,
+	CALL_SUCCESSFUL,
+	CALL_STARTED_AT,
+	CALL_ANSWERED_AT,
+	CALL_ENDED_AT,
+	CALL_DURATION_SECONDS,
+	CALL_BILLED_MINUTES,
+	CALL_RECORDING_URL,
+	CALL_SUMMARY,
+	CALL_SENTIMENT,
+	CALL_DISCONNECTION_REASON,
+	CALL_COST,
+	CALL_TRANSCRIPT_TEXT,
+	CALL_METADATA,
+	CALL_NCOLS
+};
+
+/* Columns of callbridge.call_audits; the call is named by its external id. */
+enum audit_col {
+	AUDIT_CALL_EXTERNAL_ID,
+	AUDIT_KIND,
+	AUDIT_STATUS,
+	AUDIT_QUALIFIED,
+	AUDIT_REASON,
+	AUDIT_SUMMARY,
+	AUDIT_RESULTS,
+	AUDIT_NCOLS
+};
+
+#define ROW_MAXCOLS 32
+#define ROWS_MAX    8
+
+struct row_spec {
+	const char *table;    /* qualified table name */
+	const char *conflict; /* natural key, as ON CONFLICT target */
+	const char *time_col; /* the column holding the newest event time applied */
+	int ncols;
+	const char *const *cols;
+	const enum col_type *types;
+	int nkeys;     /* leading columns that form the key with platform (never merged) */
+	int via_call;  /* column 0 is a call external id, resolved to calls.id */
+};
+
+const struct row_spec *rows_spec(enum row_table t);
+
+struct row {
+	enum row_table table;
+	const char *v[ROW_MAXCOLS];
+};
+
+enum map_status { MAP_MAPPED, MAP_UNMAPPED, MAP_FAILED };
+
+struct arena_chunk;
+
+struct mapped {
+	enum map_status status;
+	const char *event_type;  /* as sent, or NULL */
+	const char *occurred_at; /* the platform's event time, canonical UTC, or NULL */
+	const char *dedupe_key;  /* NULL: the caller keys on a hash of the body */
+	const char *error;       /* MAP_FAILED: why, for the 400 answer and the stored row */
+	int nrows;
+	struct row rows[ROWS_MAX];
+	struct arena_chunk *arena;
+};
+
+/* Empties m for reuse, keeping one arena chunk. */
+void rows_reset(struct mapped *m);
+void rows_free(struct mapped *m);
+
+/* Arena copies; NULL in, NULL out. Out of memory yields NULL (the column is dropped). */
+const char *rows_strdup(struct mapped *m, const char *s);
+const char *rows_strndup(struct mapped *m, const char *s, size_t n);
+const char *rows_printf(struct mapped *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends a row of table t with every column NULL; NULL when ROWS_MAX is reached. */
+struct row *rows_add(struct mapped *m, enum row_table t);
+
+/* The first row of table t whose column 0 equals key, or NULL. */
+struct row *rows_find(struct mapped *m, enum row_table t, const char *key);
+
+/* Marks m failed with a reason (printf-style). Rows already added are dropped. */
+void rows_fail(struct mapped *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes m as sorted "table.column = value" lines: the format of the expected-rows
+ * fixtures beside each test payload. */
+void rows_dump(const struct mapped *m, FILE *out);
+
+#endif

@@ -1,0 +1,153 @@
+/* ts — ISO 8601 parsing and canonical formatting, without the C library's time zone
+ * state (timegm is not standard and mktime depends on TZ). */
+#include "ts.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int days_in_month(int64_t y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return days[m - 1];
+}
+
+/* Reads exactly n digits. */
+static bool digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return false;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+bool ts_parse_iso(const char *s, int64_t *epoch_us)
+{
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	int64_t frac_us = 0;
+	int off_min = 0;
+
+	while (*p == ' ')
+		p++;
+	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+	    !digits(&p, 2, &d))
+		return false;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return false;
+	if (*p == 'T' || *p == 't' || (*p == ' ' && isdigit((unsigned char)p[1]))) {
+		p++;
+		if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+			return false;
+		if (*p == ':') {
+			p++;
+			if (!digits(&p, 2, &sec))
+				return false;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return false;
+				int64_t scale = 100000;
+				for (; isdigit((unsigned char)*p); p++) {
+					frac_us += (*p - '0') * scale;
+					scale /= 10;
+				}
+			}
+		}
+		if (h > 23 || mi > 59 || sec > 60)
+			return false;
+		if (sec == 60)
+			sec = 59, frac_us = 999999; /* a leap second stays inside its minute */
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+			if (!digits(&p, 2, &oh))
+				return false;
+			if (*p == ':')
+				p++;
+			if (isdigit((unsigned char)*p) && !digits(&p, 2, &om))
+				return false;
+			if (oh > 23 || om > 59)
+				return false;
+			off_min = sign * (oh * 60 + om);
+		}
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		return false;
+	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
+	*epoch_us = secs * 1000000 + frac_us;
+	return true;
+}
+
+bool ts_from_unix(double secs, int64_t *epoch_us)
+{
+	if (!isfinite(secs) || secs < 0)
+		return false;
+	if (secs > 1e11)
+		secs /= 1000.0; /* milliseconds */
+	if (secs >= 253402300800.0) /* year 10000 */
+		return false;
+	*epoch_us = (int64_t)llround(secs * 1e6);
+	return true;
+}
+
+void ts_format(int64_t epoch_us, char out[TS_LEN])
+{
+	int64_t secs = epoch_us / 1000000, us = epoch_us % 1000000;
+	if (us < 0)
+		us += 1000000, secs -= 1;
+	int64_t days = secs / 86400, rem = secs % 86400;
+	if (rem < 0)
+		rem += 86400, days -= 1;
+	int64_t y;
+	int m, d;
+	civil_from_days(days, &y, &m, &d);
+	char buf[64];
+	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d,
+		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)us);
+	memcpy(out, buf, TS_LEN - 1);
+	out[TS_LEN - 1] = '\0';
+}
+
+int64_t ts_now_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}

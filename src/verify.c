@@ -1,0 +1,201 @@
+/* verify — signature checks (see verify.h). */
+#include "verify.h"
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#define MAX_PLATFORMS 16
+#define MAX_SECRETS   8
+
+struct secret {
+	unsigned char *key;
+	size_t len;
+};
+
+static struct {
+	struct secret s[MAX_SECRETS];
+	int n;
+} keys[MAX_PLATFORMS];
+
+int verify_load(int idx, const char *slug, char *err, size_t errlen)
+{
+	char name[64];
+	char upper[32];
+	size_t i;
+	for (i = 0; slug[i] && i + 1 < sizeof upper; i++)
+		upper[i] = (char)toupper((unsigned char)slug[i]);
+	upper[i] = '\0';
+	snprintf(name, sizeof name, "CALLBRIDGE_%s_SECRET", upper);
+	if (idx < 0 || idx >= MAX_PLATFORMS) {
+		snprintf(err, errlen, "too many platforms");
+		return -1;
+	}
+	const char *val = cfg_lookup(name);
+	if (!val)
+		return 0;
+	const char *p = val;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *start = p;
+		p += n + (p[n] == ',');
+		while (n && isspace((unsigned char)*start))
+			start++, n--;
+		while (n && isspace((unsigned char)start[n - 1]))
+			n--;
+		if (n == 0)
+			continue;
+		if (keys[idx].n == MAX_SECRETS) {
+			snprintf(err, errlen, "%s: more than %d secrets", name, MAX_SECRETS);
+			return -1;
+		}
+		struct secret *s = &keys[idx].s[keys[idx].n++];
+		s->key = malloc(n);
+		if (!s->key) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(s->key, start, n);
+		s->len = n;
+	}
+	return 0;
+}
+
+bool verify_required(int idx)
+{
+	return keys[idx].n > 0;
+}
+
+int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
+		       const size_t *lens, int n, unsigned char out[32])
+{
+	int rc = -1;
+	size_t outlen = 0;
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (!ctx || !EVP_MAC_init(ctx, key, keylen, params))
+		goto done;
+	for (int i = 0; i < n; i++)
+		if (!EVP_MAC_update(ctx, parts[i], lens[i]))
+			goto done;
+	if (!EVP_MAC_final(ctx, out, &outlen, 32) || outlen != 32)
+		goto done;
+	rc = 0;
+done:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return rc;
+}
+
+/* Decodes exactly 64 hex digits (either case) into out[32]. */
+static bool unhex32(const char *s, size_t len, unsigned char out[32])
+{
+	if (len != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = s[2 * i + (size_t)k];
+			int d = isdigit((unsigned char)c)	   ? c - '0'
+				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
+				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
+							 : -1;
+			if (d < 0)
+				return false;
+			v = v * 16 + d;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return true;
+}
+
+/* Parses a unix-seconds header value. */
+static bool parse_unix(const char *s, int64_t *out)
+{
+	char *end = NULL;
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	long long v = strtoll(s, &end, 10);
+	if (*end != '\0' || v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum verify_result check_simz(int idx, const char *body, size_t len,
+				     const char *(*header)(void *, const char *), void *ctx,
+				     int64_t now_s)
+{
+	const char *sig = header(ctx, "X-Webhook-Signature");
+	const char *tss = header(ctx, "X-Webhook-Timestamp");
+	int64_t ts;
+	unsigned char want[32], got[32];
+	if (!sig || !tss)
+		return VERIFY_MISSING;
+	if (strncmp(sig, "sha256=", 7) == 0)
+		sig += 7;
+	if (!parse_unix(tss, &ts) || !unhex32(sig, strlen(sig), got))
+		return VERIFY_BAD;
+	if (ts < now_s - VERIFY_TOLERANCE_SECONDS || ts > now_s + VERIFY_TOLERANCE_SECONDS)
+		return VERIFY_STALE;
+	const void *parts[] = {tss, ".", body};
+	const size_t lens[] = {strlen(tss), 1, len};
+	for (int i = 0; i < keys[idx].n; i++) {
+		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, 3, want) < 0)
+			return VERIFY_BAD;
+		if (CRYPTO_memcmp(want, got, 32) == 0)
+			return VERIFY_OK;
+	}
+	return VERIFY_BAD;
+}
+
+enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *body, size_t len,
+				const char *(*header)(void *ctx, const char *name), void *ctx,
+				int64_t now_s)
+{
+	if (!verify_required(idx))
+		return VERIFY_OK;
+	switch (scheme) {
+	case VERIFY_SIMZ:
+		return check_simz(idx, body, len, header, ctx, now_s);
+	case VERIFY_NONE:
+		break;
+	}
+	return VERIFY_OK;
+}
+
+const char *verify_result_name(enum verify_result r)
+{
+	switch (r) {
+	case VERIFY_OK:
+		return "ok";
+	case VERIFY_MISSING:
+		return "signature_missing";
+	case VERIFY_BAD:
+		return "signature_invalid";
+	case VERIFY_STALE:
+		return "signature_stale";
+	}
+	return "signature_invalid";
+}
+
+void verify_free(void)
+{
+	for (int i = 0; i < MAX_PLATFORMS; i++) {
+		for (int k = 0; k < keys[i].n; k++) {
+			OPENSSL_cleanse(keys[i].s[k].key, keys[i].s[k].len);
+			free(keys[i].s[k].key);
+		}
+		keys[i].n = 0;
+	}
+}
