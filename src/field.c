@@ -2,6 +2,8 @@
 #include "field.h"
 #include "ts.h"
 
+#include <openssl/evp.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -168,4 +170,89 @@ const char *field_direction(const char *s)
 	if (!strcasecmp(s, "out") || !strcasecmp(s, "outgoing"))
 		return "outbound";
 	return NULL;
+}
+
+const char *field_text_array(struct mapped *m, json_object *obj, const char *path)
+{
+	json_object *v = field_get(obj, path);
+	if (!v || !json_object_is_type(v, json_type_array))
+		return NULL;
+	size_t n = json_object_array_length(v), len = 3, count = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		if (json_object_is_type(e, json_type_string) || json_object_is_type(e, json_type_int) ||
+		    json_object_is_type(e, json_type_double))
+			len += 2 * strlen(json_object_get_string(e)) + 3;
+	}
+	char *out = (char *)rows_strndup(m, "", len), *p = out;
+	if (!out)
+		return NULL;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(e, json_type_string) && !json_object_is_type(e, json_type_int) &&
+		    !json_object_is_type(e, json_type_double))
+			continue;
+		const char *s = json_object_get_string(e);
+		if (count++)
+			*p++ = ',';
+		*p++ = '"';
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return count ? out : NULL;
+}
+
+const char *field_role(const char *s)
+{
+	static const char *const agent[] = {"agent", "assistant", "ai", "bot", "ai agent", NULL};
+	static const char *const customer[] = {"user", "customer", "caller", "human", "contact",
+					       "lead", "client", "callee", NULL};
+	static const char *const system[] = {"system", "tool", "function", NULL};
+	if (!s)
+		return "unknown";
+	for (int i = 0; agent[i]; i++)
+		if (!strcasecmp(s, agent[i]))
+			return "agent";
+	for (int i = 0; customer[i]; i++)
+		if (!strcasecmp(s, customer[i]))
+			return "customer";
+	for (int i = 0; system[i]; i++)
+		if (!strcasecmp(s, system[i]))
+			return "system";
+	return "unknown";
+}
+
+const char *field_digest(struct mapped *m, json_object *obj, const char *const *skip)
+{
+	json_object *copy = NULL;
+	unsigned char md[32];
+	char hex[7 + 64 + 1] = "sha256:";
+	if (json_object_deep_copy(obj, &copy, NULL) != 0)
+		return NULL;
+	for (int i = 0; skip && skip[i]; i++) {
+		const char *dot = strrchr(skip[i], '.');
+		json_object *parent = copy;
+		if (dot) {
+			char path[128];
+			snprintf(path, sizeof path, "%.*s", (int)(dot - skip[i]), skip[i]);
+			parent = field_get(copy, path);
+		}
+		if (parent && json_object_is_type(parent, json_type_object))
+			json_object_object_del(parent, dot ? dot + 1 : skip[i]);
+	}
+	const char *text = json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN);
+	int okd = text && EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL);
+	json_object_put(copy);
+	if (!okd)
+		return NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 7 + 2 * i, 3, "%02x", md[i]);
+	return rows_strdup(m, hex);
 }

@@ -29,6 +29,20 @@ const char *field_ts(struct mapped *m, json_object *obj, const char *path);
 /* An object, as compact JSON text (for jsonb columns); other types read absent. */
 const char *field_object(struct mapped *m, json_object *obj, const char *path);
 
+/* An array of strings (numbers taken as their text; other entries skipped) as a
+ * PostgreSQL array literal: {"a","b"}. An empty or absent array reads absent. */
+const char *field_text_array(struct mapped *m, json_object *obj, const char *path);
+
+/* A speaker role in any spelling as agent|customer|system|unknown: agent, assistant, ai,
+ * bot -> agent; user, customer, caller, human, contact, lead -> customer; system, tool,
+ * function -> system. Never NULL. */
+const char *field_role(const char *s);
+
+/* "sha256:<hex>" of obj's compact JSON text with the given dotted paths left out
+ * (skip is NULL-terminated, may be NULL): a de-duplication key for events without an
+ * id, blind to per-attempt fields such as a retry counter. NULL when out of memory. */
+const char *field_digest(struct mapped *m, json_object *obj, const char *const *skip);
+
 /* Text of a direction in any spelling ("Outbound", "OUTBOUND", "telephony_inbound",
  * "telephonyOutbound", "in", ...) as "inbound"/"outbound", or NULL. */
 const char *field_direction(const char *s);

@@ -35,7 +35,8 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 	int idx = (int)(p - platforms);
 	if (verify) {
 		enum verify_result v =
-			verify_check(idx, p->scheme, body, len, header, ctx, now_us / 1000000);
+			verify_check(idx, p->scheme, p->signature_header, body, len, header, ctx,
+				     now_us / 1000000);
 		if (v != VERIFY_OK)
 			return refuse(err, 401, verify_result_name(v),
 				      v == VERIFY_MISSING ? "the request is not signed"
@@ -70,6 +71,8 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 	struct map_input in = {root, header, ctx};
 	p->map(&in, out);
 	json_object_put(root);
+	if (rows_finish(out) < 0)
+		return refuse(err, 503, "out_of_memory", "cannot map the delivery now");
 
 	if (!out->dedupe_key)
 		out->dedupe_key = hash_key(out, body, len);

@@ -116,7 +116,7 @@ static int load_secrets(void)
 {
 	char err[256];
 	for (int i = 0; i < platform_count; i++) {
-		if (verify_load(i, platforms[i].slug, err, sizeof err) < 0)
+		if (verify_load(i, platforms[i].slug, platforms[i].scheme, err, sizeof err) < 0)
 			return die("%s", err);
 		if (!verify_required(i))
 			log_warn("no signing secret configured: anyone can post to this platform's route",

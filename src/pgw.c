@@ -12,7 +12,7 @@
 
 /* ---- statements ---- */
 
-enum stmt { ST_EVENT, ST_ROW0 /* + enum row_table */ };
+enum stmt { ST_EVENT, ST_TRANSCRIPT, ST_ROW0 /* + enum row_table */ };
 #define NSTMTS (ST_ROW0 + TBL_COUNT)
 
 static const char event_sql[] =
@@ -23,6 +23,9 @@ static const char event_sql[] =
 	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
 	" SET delivery_count = t.delivery_count + 1, last_received_at = EXCLUDED.last_received_at"
 	" RETURNING id, delivery_count = 1, status";
+
+static const char transcript_sql[] =
+	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb)";
 
 static const char *const type_casts[] = {
 	[COL_TEXT] = "text",	 [COL_TS] = "timestamptz", [COL_NUM] = "numeric",
@@ -112,6 +115,7 @@ static int stmts_init(void)
 	for (int i = 0; i < NSTMTS; i++)
 		snprintf(stmt_names[i], sizeof stmt_names[i], "cb%d", i);
 	stmt_sql[ST_EVENT] = strdup(event_sql);
+	stmt_sql[ST_TRANSCRIPT] = strdup(transcript_sql);
 	for (int t = 0; t < TBL_COUNT; t++)
 		stmt_sql[ST_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t));
 	for (int i = 0; i < NSTMTS; i++)
@@ -344,6 +348,13 @@ static void send_rows(struct conn *c)
 			memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
 			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_ROW0 + row->table], s->ncols + 2,
 						 vals, NULL, NULL, 0) &&
+			     add_item(c, R_ROW, i);
+		}
+		const struct transcript *t = &m->transcript;
+		if (ok && t->call_external_id && t->json) {
+			const char *vals[4] = {d->platform, t->call_external_id, when, t->json};
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL, NULL,
+						 0) &&
 			     add_item(c, R_ROW, i);
 		}
 	}

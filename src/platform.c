@@ -4,7 +4,11 @@
 #include <string.h>
 
 const struct platform platforms[] = {
-	{"simz", "SimZ", VERIFY_SIMZ, map_simz},
+	{"simz", "SimZ", VERIFY_SIMZ, NULL, map_simz},
+	{"simpleai", "Simple AI", VERIFY_STANDARD, NULL, map_simpleai},
+	{"atoms", "Smallest.ai Atoms", VERIFY_HEX_BODY, "X-Signature", map_atoms},
+	{"replicer", "Replicer", VERIFY_HEX_BODY, "X-Replicer-Signature", map_replicer},
+	{"allo", "Allo", VERIFY_STANDARD, NULL, map_allo},
 };
 const int platform_count = sizeof platforms / sizeof platforms[0];
 

@@ -26,7 +26,8 @@ typedef void map_fn(const struct map_input *in, struct mapped *out);
 struct platform {
 	const char *slug;
 	const char *name;
-	enum verify_scheme scheme; /* default; CALLBRIDGE_<SLUG>_SIGNATURE may override later */
+	enum verify_scheme scheme;
+	const char *signature_header; /* VERIFY_HEX_BODY: where the signature comes */
 	map_fn *map;
 };
 
@@ -38,6 +39,6 @@ const struct platform *platform_find(const char *slug, size_t len);
 /* Header lookup helper for mappers: NULL-safe. */
 const char *platform_header(const struct map_input *in, const char *name);
 
-map_fn map_simz;
+map_fn map_simz, map_simpleai, map_atoms, map_replicer, map_allo;
 
 #endif

@@ -2,6 +2,8 @@
 #include "rows.h"
 
 #include <stdint.h>
+
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +31,29 @@ static const enum col_type audit_types[AUDIT_NCOLS] = {
 	[AUDIT_RESULTS] = COL_JSONB,
 };
 
+static const char *const sms_cols[SMS_NCOLS] = {
+	"external_id", "direction", "message_type", "content", "sent_at",
+	"from_number", "from_name", "to_number",    "to_name",
+};
+static const enum col_type sms_types[SMS_NCOLS] = {[SMS_SENT_AT] = COL_TS};
+
+static const char *const contact_cols[CONTACT_NCOLS] = {
+	"external_id", "first_name", "last_name", "company", "emails", "phone_numbers",
+};
+static const enum col_type contact_types[CONTACT_NCOLS] = {
+	[CONTACT_EMAILS] = COL_TEXTARR,
+	[CONTACT_PHONE_NUMBERS] = COL_TEXTARR,
+};
+
 static const struct row_spec specs[TBL_COUNT] = {
 	[TBL_CALLS] = {"callbridge.calls", "platform, external_id", "last_event_at", CALL_NCOLS,
 		       call_cols, call_types, 1, 0},
 	[TBL_AUDITS] = {"callbridge.call_audits", "call_id, kind", "occurred_at", AUDIT_NCOLS,
 			audit_cols, audit_types, 2, 1},
+	[TBL_SMS] = {"callbridge.sms_messages", "platform, external_id", "last_event_at", SMS_NCOLS,
+		     sms_cols, sms_types, 1, 0},
+	[TBL_CONTACTS] = {"callbridge.contacts", "platform, external_id", "last_event_at",
+			  CONTACT_NCOLS, contact_cols, contact_types, 1, 0},
 };
 
 const struct row_spec *rows_spec(enum row_table t)
@@ -111,6 +131,7 @@ const char *rows_printf(struct mapped *m, const char *fmt, ...)
 void rows_reset(struct mapped *m)
 {
 	struct arena_chunk *keep = m->arena;
+	free(m->transcript.seg);
 	if (keep) {
 		struct arena_chunk *c = keep->next;
 		while (c) {
@@ -128,6 +149,7 @@ void rows_reset(struct mapped *m)
 void rows_free(struct mapped *m)
 {
 	struct arena_chunk *c = m->arena;
+	free(m->transcript.seg);
 	while (c) {
 		struct arena_chunk *next = c->next;
 		free(c);
@@ -154,6 +176,74 @@ struct row *rows_find(struct mapped *m, enum row_table t, const char *key)
 	return NULL;
 }
 
+struct segment *rows_add_segment(struct mapped *m, const char *call_external_id)
+{
+	struct transcript *t = &m->transcript;
+	if (!t->call_external_id)
+		t->call_external_id = call_external_id;
+	if (t->n == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 16;
+		struct segment *p = realloc(t->seg, (size_t)cap * sizeof *p);
+		if (!p)
+			return NULL;
+		t->seg = p;
+		t->cap = cap;
+	}
+	struct segment *s = &t->seg[t->n++];
+	memset(s, 0, sizeof *s);
+	return s;
+}
+
+const char *rows_transcript_text(struct mapped *m)
+{
+	const struct transcript *t = &m->transcript;
+	size_t len = 0;
+	for (int i = 0; i < t->n; i++) {
+		const struct segment *s = &t->seg[i];
+		len += strlen(s->speaker ? s->speaker : s->role) + strlen(s->content ? s->content : "") + 3;
+	}
+	if (len == 0)
+		return NULL;
+	char *out = arena_alloc(m, len + 1), *p = out;
+	if (!out)
+		return NULL;
+	for (int i = 0; i < t->n; i++) {
+		const struct segment *s = &t->seg[i];
+		p += sprintf(p, "%s%s: %s", i ? "\n" : "", s->speaker ? s->speaker : s->role,
+			     s->content ? s->content : "");
+	}
+	return out;
+}
+
+int rows_finish(struct mapped *m)
+{
+	struct transcript *t = &m->transcript;
+	if (!t->call_external_id || m->status != MAP_MAPPED)
+		return 0;
+	json_object *arr = json_object_new_array_ext(t->n);
+	if (!arr)
+		return -1;
+	for (int i = 0; i < t->n; i++) {
+		const struct segment *s = &t->seg[i];
+		json_object *o = json_object_new_object();
+		if (!o || json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			json_object_put(arr);
+			return -1;
+		}
+		json_object_object_add(o, "role", json_object_new_string(s->role ? s->role : "unknown"));
+		if (s->speaker)
+			json_object_object_add(o, "speaker", json_object_new_string(s->speaker));
+		json_object_object_add(o, "content", json_object_new_string(s->content ? s->content : ""));
+		if (s->spoken_at)
+			json_object_object_add(o, "spoken_at", json_object_new_string(s->spoken_at));
+	}
+	t->json = rows_strdup(m, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
+									  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+	return t->json ? 0 : -1;
+}
+
 void rows_fail(struct mapped *m, const char *fmt, ...)
 {
 	va_list ap;
@@ -162,6 +252,25 @@ void rows_fail(struct mapped *m, const char *fmt, ...)
 	va_end(ap);
 	m->status = MAP_FAILED;
 	m->nrows = 0;
+	m->transcript.call_external_id = NULL;
+	m->transcript.n = 0;
+}
+
+/* Writes s with backslashes, newlines and tabs escaped, so that a value is one line. */
+static void put_escaped(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			fputs("\\n", out);
+		else if (*s == '\r')
+			fputs("\\r", out);
+		else if (*s == '\t')
+			fputs("\\t", out);
+		else if (*s == '\\')
+			fputs("\\\\", out);
+		else
+			fputc(*s, out);
+	}
 }
 
 static int cmp_lines(const void *a, const void *b)
@@ -179,8 +288,11 @@ void rows_dump(const struct mapped *m, FILE *out)
 		fprintf(out, "event.occurred_at = %s\n", m->occurred_at);
 	if (m->dedupe_key)
 		fprintf(out, "event.dedupe_key = %s\n", m->dedupe_key);
-	if (m->error)
-		fprintf(out, "event.error = %s\n", m->error);
+	if (m->error) {
+		fputs("event.error = ", out);
+		put_escaped(out, m->error);
+		fputc('\n', out);
+	}
 	for (int i = 0; i < m->nrows; i++) {
 		const struct row *r = &m->rows[i];
 		const struct row_spec *s = rows_spec(r->table);
@@ -199,8 +311,20 @@ void rows_dump(const struct mapped *m, FILE *out)
 		}
 		qsort(lines, (size_t)n, sizeof lines[0], cmp_lines);
 		for (int k = 0; k < n; k++) {
-			fprintf(out, "%s\n", lines[k]);
+			put_escaped(out, lines[k]);
+			fputc('\n', out);
 			free(lines[k]);
+		}
+	}
+	const struct transcript *t = &m->transcript;
+	if (t->call_external_id) {
+		fprintf(out, "transcript.call = %s\n", t->call_external_id);
+		for (int i = 0; i < t->n; i++) {
+			const struct segment *s = &t->seg[i];
+			fprintf(out, "transcript[%d] = %s | %s | %s | ", i, s->role ? s->role : "unknown",
+				s->speaker ? s->speaker : "-", s->spoken_at ? s->spoken_at : "-");
+			put_escaped(out, s->content ? s->content : "");
+			fputc('\n', out);
 		}
 	}
 }

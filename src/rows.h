@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum row_table { TBL_CALLS, TBL_AUDITS, TBL_COUNT };
+enum row_table { TBL_CALLS, TBL_AUDITS, TBL_SMS, TBL_CONTACTS, TBL_COUNT };
 
 enum col_type { COL_TEXT, COL_TS, COL_NUM, COL_BOOL, COL_JSONB, COL_TEXTARR };
 
@@ -60,6 +60,49 @@ enum audit_col {
 	AUDIT_NCOLS
 };
 
+/* Columns of callbridge.sms_messages. */
+enum sms_col {
+	SMS_EXTERNAL_ID,
+	SMS_DIRECTION,
+	SMS_MESSAGE_TYPE,
+	SMS_CONTENT,
+	SMS_SENT_AT,
+	SMS_FROM_NUMBER,
+	SMS_FROM_NAME,
+	SMS_TO_NUMBER,
+	SMS_TO_NAME,
+	SMS_NCOLS
+};
+
+/* Columns of callbridge.contacts; the arrays are PostgreSQL array literals
+ * (see field_text_array). */
+enum contact_col {
+	CONTACT_EXTERNAL_ID,
+	CONTACT_FIRST_NAME,
+	CONTACT_LAST_NAME,
+	CONTACT_COMPANY,
+	CONTACT_EMAILS,
+	CONTACT_PHONE_NUMBERS,
+	CONTACT_NCOLS
+};
+
+/* One line of a transcript. role is agent|customer|system|unknown (see field_role). */
+struct segment {
+	const char *role;
+	const char *speaker;
+	const char *content;
+	const char *spoken_at;
+};
+
+/* The whole transcript of one call as this event knows it. The writer replaces the
+ * call's stored segments with it, unless the stored ones come from a newer event. */
+struct transcript {
+	const char *call_external_id; /* NULL: the event carries no transcript */
+	int n, cap;
+	struct segment *seg; /* malloc'd; freed by rows_reset/rows_free */
+	const char *json;    /* set by rows_finish: the segments as a JSON array */
+};
+
 #define ROW_MAXCOLS 32
 #define ROWS_MAX    8
 
@@ -93,6 +136,7 @@ struct mapped {
 	const char *error;       /* MAP_FAILED: why, for the 400 answer and the stored row */
 	int nrows;
 	struct row rows[ROWS_MAX];
+	struct transcript transcript;
 	struct arena_chunk *arena;
 };
 
@@ -111,6 +155,18 @@ struct row *rows_add(struct mapped *m, enum row_table t);
 
 /* The first row of table t whose column 0 equals key, or NULL. */
 struct row *rows_find(struct mapped *m, enum row_table t, const char *key);
+
+/* Appends an empty segment to the transcript of call_external_id (the first call decides;
+ * one transcript per event). NULL when out of memory. */
+struct segment *rows_add_segment(struct mapped *m, const char *call_external_id);
+
+/* The transcript as text, one "<speaker or role>: <content>" line per segment, for
+ * calls.transcript_text; NULL when there are no segments. */
+const char *rows_transcript_text(struct mapped *m);
+
+/* Completes m after mapping: serialises the transcript for the writer. -1 when out of
+ * memory. */
+int rows_finish(struct mapped *m) __attribute__((warn_unused_result));
 
 /* Marks m failed with a reason (printf-style). Rows already added are dropped. */
 void rows_fail(struct mapped *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

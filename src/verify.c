@@ -24,7 +24,21 @@ static struct {
 	int n;
 } keys[MAX_PLATFORMS];
 
-int verify_load(int idx, const char *slug, char *err, size_t errlen)
+int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
+{
+	if (len == 0 || len % 4 != 0 || len / 4 * 3 > cap)
+		return -1;
+	int n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
+	if (n < 0)
+		return -1;
+	if (s[len - 1] == '=')
+		n--;
+	if (s[len - 2] == '=')
+		n--;
+	return n;
+}
+
+int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err, size_t errlen)
 {
 	char name[64];
 	char upper[32];
@@ -63,6 +77,15 @@ int verify_load(int idx, const char *slug, char *err, size_t errlen)
 		}
 		memcpy(s->key, start, n);
 		s->len = n;
+		if (scheme == VERIFY_STANDARD) {
+			size_t skip = n > 6 && !memcmp(start, "whsec_", 6) ? 6 : 0;
+			int k = verify_base64_decode(start + skip, n - skip, s->key, n);
+			if (k <= 0) {
+				snprintf(err, errlen, "%s: a Standard Webhooks secret is base64, after an optional whsec_", name);
+				return -1;
+			}
+			s->len = (size_t)k;
+		}
 	}
 	return 0;
 }
@@ -132,6 +155,9 @@ static bool parse_unix(const char *s, int64_t *out)
 	return true;
 }
 
+static enum verify_result match_any(int idx, const void *const *parts, const size_t *lens, int n,
+				    const unsigned char *const *candidates, int ncand);
+
 static enum verify_result check_simz(int idx, const char *body, size_t len,
 				     const char *(*header)(void *, const char *), void *ctx,
 				     int64_t now_s)
@@ -139,7 +165,7 @@ static enum verify_result check_simz(int idx, const char *body, size_t len,
 	const char *sig = header(ctx, "X-Webhook-Signature");
 	const char *tss = header(ctx, "X-Webhook-Timestamp");
 	int64_t ts;
-	unsigned char want[32], got[32];
+	unsigned char got[32];
 	if (!sig || !tss)
 		return VERIFY_MISSING;
 	if (strncmp(sig, "sha256=", 7) == 0)
@@ -150,16 +176,91 @@ static enum verify_result check_simz(int idx, const char *body, size_t len,
 		return VERIFY_STALE;
 	const void *parts[] = {tss, ".", body};
 	const size_t lens[] = {strlen(tss), 1, len};
+	const unsigned char *cand[] = {got};
+	return match_any(idx, parts, lens, 3, cand, 1);
+}
+
+/* Tries every secret of platform idx: OK when one produces expected[32]. */
+static enum verify_result match_any(int idx, const void *const *parts, const size_t *lens, int n,
+				    const unsigned char *const *candidates, int ncand)
+{
+	unsigned char want[32];
 	for (int i = 0; i < keys[idx].n; i++) {
-		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, 3, want) < 0)
+		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, n, want) < 0)
 			return VERIFY_BAD;
-		if (CRYPTO_memcmp(want, got, 32) == 0)
-			return VERIFY_OK;
+		for (int c = 0; c < ncand; c++)
+			if (CRYPTO_memcmp(want, candidates[c], 32) == 0)
+				return VERIFY_OK;
 	}
 	return VERIFY_BAD;
 }
 
-enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *body, size_t len,
+static enum verify_result check_hex_body(int idx, const char *sig_header, const char *body,
+					 size_t len, const char *(*header)(void *, const char *),
+					 void *ctx)
+{
+	const char *sig = sig_header ? header(ctx, sig_header) : NULL;
+	unsigned char got[32];
+	if (!sig)
+		return VERIFY_MISSING;
+	if (strncmp(sig, "sha256=", 7) == 0)
+		sig += 7;
+	if (!unhex32(sig, strlen(sig), got))
+		return VERIFY_BAD;
+	const void *parts[] = {body};
+	const size_t lens[] = {len};
+	const unsigned char *cand[] = {got};
+	return match_any(idx, parts, lens, 1, cand, 1);
+}
+
+/* Standard Webhooks (and Svix, its origin): the signature header lists space-separated
+ * "v1,<base64>" entries; any one matching any secret passes. */
+static enum verify_result check_standard(int idx, const char *body, size_t len,
+					 const char *(*header)(void *, const char *), void *ctx,
+					 int64_t now_s)
+{
+	const char *id = header(ctx, "webhook-id");
+	const char *tss = header(ctx, "webhook-timestamp");
+	const char *sig = header(ctx, "webhook-signature");
+	if (!id && !tss && !sig) {
+		id = header(ctx, "svix-id");
+		tss = header(ctx, "svix-timestamp");
+		sig = header(ctx, "svix-signature");
+	}
+	int64_t ts;
+	if (!id || !tss || !sig)
+		return VERIFY_MISSING;
+	if (!parse_unix(tss, &ts))
+		return VERIFY_BAD;
+	if (ts < now_s - VERIFY_TOLERANCE_SECONDS || ts > now_s + VERIFY_TOLERANCE_SECONDS)
+		return VERIFY_STALE;
+
+	unsigned char got[MAX_SECRETS][32];
+	const unsigned char *cand[MAX_SECRETS];
+	int ncand = 0;
+	for (const char *p = sig; *p && ncand < MAX_SECRETS;) {
+		size_t n = strcspn(p, " ");
+		if (n > 3 && !strncmp(p, "v1,", 3)) {
+			unsigned char buf[48];
+			if (verify_base64_decode(p + 3, n - 3, buf, sizeof buf) == 32) {
+				memcpy(got[ncand], buf, 32);
+				cand[ncand] = got[ncand];
+				ncand++;
+			}
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	if (ncand == 0)
+		return VERIFY_BAD;
+	const void *parts[] = {id, ".", tss, ".", body};
+	const size_t lens[] = {strlen(id), 1, strlen(tss), 1, len};
+	return match_any(idx, parts, lens, 5, cand, ncand);
+}
+
+enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *sig_header,
+				const char *body, size_t len,
 				const char *(*header)(void *ctx, const char *name), void *ctx,
 				int64_t now_s)
 {
@@ -168,10 +269,14 @@ enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *
 	switch (scheme) {
 	case VERIFY_SIMZ:
 		return check_simz(idx, body, len, header, ctx, now_s);
+	case VERIFY_HEX_BODY:
+		return check_hex_body(idx, sig_header, body, len, header, ctx);
+	case VERIFY_STANDARD:
+		return check_standard(idx, body, len, header, ctx, now_s);
 	case VERIFY_NONE:
 		break;
 	}
-	return VERIFY_OK;
+	return VERIFY_BAD; /* a secret is configured but nothing can check it: refuse */
 }
 
 const char *verify_result_name(enum verify_result r)

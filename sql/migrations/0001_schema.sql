@@ -67,6 +67,7 @@ CREATE TABLE callbridge.calls (
     transcript_text      text,
     metadata             jsonb,
     last_event_at        timestamptz,
+    transcript_at        timestamptz, -- event time of the stored transcript_segments
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),
     UNIQUE (platform, external_id)
@@ -151,3 +152,35 @@ CREATE TABLE callbridge.contacts (
 CREATE INDEX contacts_phone_numbers ON callbridge.contacts USING gin (phone_numbers);
 CREATE TRIGGER contacts_skip_noop BEFORE UPDATE ON callbridge.contacts
     FOR EACH ROW EXECUTE FUNCTION callbridge.skip_noop_update();
+
+-- Replaces a call's transcript with the one an event carries, unless the stored one
+-- comes from a newer event. segments is a JSON array of {role, speaker, content,
+-- spoken_at}; seq is the array index. Tail rows of a longer, older transcript go.
+-- Re-applying the same event changes nothing.
+CREATE FUNCTION callbridge.put_transcript(p_platform text, p_call text, p_at timestamptz,
+                                          p_segments jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_call bigint;
+    v_at   timestamptz;
+BEGIN
+    SELECT id, transcript_at INTO v_call, v_at
+      FROM callbridge.calls WHERE platform = p_platform AND external_id = p_call
+       FOR UPDATE;
+    IF v_call IS NULL OR (v_at IS NOT NULL AND p_at < v_at) THEN
+        RETURN;
+    END IF;
+    INSERT INTO callbridge.transcript_segments AS t (call_id, seq, role, speaker, content, spoken_at)
+    SELECT v_call, (e.ord - 1)::integer, e.seg->>'role', e.seg->>'speaker',
+           coalesce(e.seg->>'content', ''), (e.seg->>'spoken_at')::timestamptz
+      FROM jsonb_array_elements(p_segments) WITH ORDINALITY AS e(seg, ord)
+    ON CONFLICT (call_id, seq) DO UPDATE
+       SET role = EXCLUDED.role, speaker = EXCLUDED.speaker, content = EXCLUDED.content,
+           spoken_at = EXCLUDED.spoken_at;
+    DELETE FROM callbridge.transcript_segments
+     WHERE call_id = v_call AND seq >= jsonb_array_length(p_segments);
+    IF v_at IS DISTINCT FROM p_at THEN
+        UPDATE callbridge.calls SET transcript_at = p_at WHERE id = v_call;
+    END IF;
+END
+$$;
