@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Routes, methods, limits and bad bodies: each gets its JSON error, is counted, and
+# writes nothing.
+. "$(dirname "$0")/lib.sh"
+pg_start
+migrate
+daemon_start CALLBRIDGE_MAX_BODY_BYTES=4096
+wait_ready || fail "daemon ready"
+
+request GET /healthz
+is "$CODE $BODY" '200 {"status":"ok"}' "GET /healthz"
+request GET /readyz
+is "$CODE $BODY" '200 {"status":"ready"}' "GET /readyz"
+request HEAD /healthz -I
+is "$CODE" 200 "HEAD /healthz"
+request POST /healthz
+is "$CODE $(json_field error)" "405 method_not_allowed" "POST /healthz: 405"
+request GET /nope
+is "$CODE $(json_field error)" "404 not_found" "unknown path: 404"
+is "$(header Content-Type)" "application/json" "errors are JSON"
+request GET /webhooks/simz
+is "$CODE $(json_field error)" "405 method_not_allowed" "GET a webhook route: 405"
+is "$(header Allow)" "POST" "405 names the allowed method"
+request PUT /webhooks/simz -d '{}'
+is "$CODE" 405 "PUT a webhook route: 405"
+post nope "$FIX/simz/call_completed.json"
+is "$CODE $(json_field error)" "404 unknown_platform" "unknown platform: 404"
+post simz/extra/parts "$FIX/simz/call_completed.json"
+is "$CODE" 404 "extra path segments: 404"
+post simz/ "$FIX/simz/call_completed.json"
+is "$CODE" 200 "trailing slash accepted"
+sql "TRUNCATE callbridge.webhook_events, callbridge.calls CASCADE"
+
+printf '{"event":"call.completed","callId":' >"$TMP/bad.json"
+post simz "$TMP/bad.json"
+is "$CODE $(json_field error)" "400 invalid_json" "truncated JSON: 400 invalid_json"
+printf '{"event":"call.completed","callId":"x"} trailing' >"$TMP/bad.json"
+post simz "$TMP/bad.json"
+is "$CODE $(json_field error)" "400 invalid_json" "trailing garbage: 400 invalid_json"
+printf '{"event":"call.completed","callId":"\xff\xfe"}' >"$TMP/bad.json"
+post simz "$TMP/bad.json"
+is "$CODE $(json_field error)" "400 invalid_utf8" "invalid UTF-8: 400 invalid_utf8"
+printf '[1,2,3]' >"$TMP/bad.json"
+post simz "$TMP/bad.json"
+is "$CODE $(json_field error)" "400 invalid_payload" "array body: 400 invalid_payload"
+: >"$TMP/bad.json"
+post simz "$TMP/bad.json"
+is "$CODE $(json_field error)" "400 invalid_json" "empty body: 400"
+python3 -c 'print("{\"a\":" * 200 + "1" + "}" * 200)' >"$TMP/bad.json" 2>/dev/null ||
+	perl -e 'print "{\"a\":" x 200, "1", "}" x 200' >"$TMP/bad.json"
+post simz "$TMP/bad.json"
+is "$CODE $(json_field error)" "400 invalid_json" "nesting deeper than 64: 400"
+head -c 5000 /dev/zero | tr '\0' ' ' >"$TMP/big.json"
+post simz "$TMP/big.json"
+is "$CODE $(json_field error)" "413 body_too_large" "body over the limit: 413 JSON"
+head -c 20000 /dev/zero | tr '\0' ' ' >"$TMP/huge.json"
+post simz "$TMP/huge.json"
+is "$CODE" 413 "body far over the limit: 413"
+printf '{"event":"call.completed","callId":"nul\\u0000inside","note":"x"}' >"$TMP/nul.json"
+post simz "$TMP/nul.json"
+is "$CODE $(json_field error)" "400 unstorable" "\\u0000 that jsonb refuses: 400 unstorable, no retry storm"
+is "$(sql "SELECT count(*) FROM callbridge.webhook_events") $(sql "SELECT count(*) FROM callbridge.calls")" "0 0" "bad input wrote nothing"
+
+# Numbers PostgreSQL cannot store in a column: the raw event is kept as failed.
+printf '{"event":"call.completed","callId":"big","timestamp":"2026-05-19T15:02:14Z","call":{"durationSeconds":1e308}}' >"$TMP/range.json"
+post simz "$TMP/range.json"
+is "$CODE" 200 "huge number: accepted (numeric holds it)"
+printf '{"event":"call.completed","callId":"dir","timestamp":"2026-05-19T15:02:14Z","call":{"direction":"sideways","callDateTime":"2026-02-30T10:00:00Z"}}' >"$TMP/odd.json"
+post simz "$TMP/odd.json"
+is "$CODE" 200 "unknown direction and impossible date: read as absent, stored"
+is "$(sql "SELECT direction IS NULL, started_at IS NULL FROM callbridge.calls WHERE external_id = 'dir'")" "t|t" "odd values left NULL"
+
+# A neighbour of bad deliveries in the same burst is unaffected.
+for i in $(seq 1 40); do
+	if [ $((i % 4)) = 0 ]; then
+		printf '{"event":"call.completed","callId":"n%d\\u0000"}' "$i" >"$TMP/mix_$i.json"
+	else
+		sed "s/call_1777920072301_12514/mix_$i/" "$FIX/simz/call_completed.json" >"$TMP/mix_$i.json"
+	fi
+done
+seq 1 40 | xargs -P 16 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST --data-binary @"$TMP/mix_{}.json" \
+	"http://127.0.0.1:$PORT/webhooks/simz" | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ' >"$TMP/mix"
+is "$(cat "$TMP/mix")" "200x30 400x10 " "mixed burst: good ones 200, bad ones 400"
+is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE 'mix_%'")" 30 "mixed burst: every good one stored"
+
+metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
+like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="invalid"\} [1-9]' "metrics count invalid bodies"
+like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="too_large"\} 1' "metrics count oversized bodies"
+like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="rejected"\} [1-9]' "metrics count refused events"
+like "$metrics" 'callbridge_database_up 1' "metrics: database up"
+
+kill -0 "$DAEMON_PID" && pass "daemon still running" || fail "daemon still running"
+done_testing

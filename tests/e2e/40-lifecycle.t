@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Command line, migrations under concurrency, configuration errors, graceful stop.
+. "$(dirname "$0")/lib.sh"
+
+"$BIN" --version >"$TMP/out" 2>&1
+like "$(cat "$TMP/out")" '^callbridge [0-9]+\.[0-9]+\.[0-9]+$' "--version"
+"$BIN" --help >"$TMP/out" 2>&1
+is "$?" 0 "--help exits 0"
+"$BIN" frobnicate >"$TMP/out" 2>&1
+rc=$?
+is "$rc $(cat "$TMP/out")" "1 callbridge: unknown command 'frobnicate' (see --help)" "unknown command: one line, non-zero"
+env -u DATABASE_URL "$BIN" serve >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" '^1 callbridge: DATABASE_URL is not set' "serve without DATABASE_URL fails clearly"
+PORT=99999 DATABASE_URL=x "$BIN" serve >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" "^1 callbridge: PORT: must be an integer from 1 to 65535, got '99999'" "bad PORT names the variable"
+CALLBRIDGE_LOG_LEVEL=loud DATABASE_URL=x "$BIN" serve >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" "^1 callbridge: CALLBRIDGE_LOG_LEVEL: unknown value 'loud'" "bad enum names the variable"
+mkdir -p "$TMP/cwd" && printf 'export PORT="abc"\n' >"$TMP/cwd/.env"
+(cd "$TMP/cwd" && env -u PORT DATABASE_URL=x "$BIN" serve >"$TMP/out" 2>&1)
+like "$? $(cat "$TMP/out")" "^1 callbridge: PORT: must be an integer" ".env is read"
+(cd "$TMP/cwd" && PORT=1 CALLBRIDGE_SIMZ_SECRET= DATABASE_URL=postgresql://127.0.0.1:1/x CALLBRIDGE_MAX_BODY_BYTES=x "$BIN" serve >"$TMP/out" 2>&1)
+like "$(cat "$TMP/out")" "CALLBRIDGE_MAX_BODY_BYTES" "the environment wins over .env"
+
+pg_start
+# Several instances migrating at once: all succeed, each migration applied once.
+for i in 1 2 3 4; do "$BIN" migrate >"$TMP/m$i" 2>&1 & done
+wait
+is "$(grep -l 'migration applied' "$TMP"/m? | wc -l)" 1 "concurrent migrate: one instance applies"
+is "$(sql "SELECT count(*) FROM callbridge.schema_migrations")" "$(ls "$ROOT"/sql/migrations/*.sql | wc -l)" "every migration recorded once"
+"$BIN" migrate >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" 'migrations done applied=0' "migrate again: nothing to do, exit 0"
+
+daemon_start CALLBRIDGE_BOGUS_SETTING=1
+like "$(cat "$TMP/daemon.log")" 'unknown setting ignored .*name=CALLBRIDGE_BOGUS_SETTING' "unknown CALLBRIDGE_* variable warned about"
+wait_ready
+post simz "$FIX/simz/call_completed.json"
+is "$CODE" 200 "serving"
+# A slow delivery in flight when SIGTERM arrives is still answered.
+sql "CREATE OR REPLACE FUNCTION pg_temp.x() RETURNS void LANGUAGE sql AS 'SELECT 1'" >/dev/null
+sql "ALTER DATABASE callbridge SET lock_timeout = '10s'" >/dev/null
+( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 ) &
+locker=$!
+sleep 0.3
+post_bg() { curl -s -o "$TMP/slow" -w '%{http_code}' -X POST --data-binary @"$FIX/simz/call_audit_completed.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/slow_code"; }
+post_bg &
+client=$!
+sleep 0.3
+kill -TERM "$DAEMON_PID"
+wait "$client"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=
+wait "$locker"
+is "$(cat "$TMP/slow_code")" 200 "delivery in flight at SIGTERM answered 200"
+is "$rc" 0 "SIGTERM: exit 0"
+is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE event_type = 'call.audit.completed'")" 1 "it is in the database"
+like "$(cat "$TMP/daemon.log")" 'stopped' "logged its stop"
+
+done_testing

@@ -1,0 +1,63 @@
+/* The settings table: defaults, bounds, enums, .env and precedence. */
+#include "config.h"
+#include "harness.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static int load(struct config *c, const char *dotenv, char *err)
+{
+	cfg_free();
+	return cfg_load(c, dotenv, err, 256);
+}
+
+int main(void)
+{
+	struct config c;
+	char err[256] = "";
+	char path[] = "/tmp/cbtest-env-XXXXXX";
+
+	unsetenv("PORT");
+	unsetenv("DATABASE_URL");
+	ok(load(&c, NULL, err) == 0, "defaults load");
+	ok(c.port == 8080 && c.max_body_bytes == 1048576 && c.batch_max == 256, "defaults");
+	ok(c.database_url == NULL, "DATABASE_URL unset by default");
+	is_str(c.listen, "0.0.0.0", "listen default");
+
+	setenv("PORT", "0", 1);
+	ok(load(&c, NULL, err) < 0, "PORT 0 refused");
+	is_str(err, "PORT: must be an integer from 1 to 65535, got '0'", "error names the variable");
+	setenv("PORT", "80x", 1);
+	ok(load(&c, NULL, err) < 0, "PORT with junk refused");
+	setenv("PORT", "9090", 1);
+	ok(load(&c, NULL, err) == 0 && c.port == 9090, "PORT read");
+	setenv("CALLBRIDGE_LOG_FORMAT", "json", 1);
+	ok(load(&c, NULL, err) == 0 && c.log_format == LOGFMT_JSON, "enum read");
+	setenv("CALLBRIDGE_LOG_FORMAT", "xml", 1);
+	ok(load(&c, NULL, err) < 0, "bad enum refused");
+	is_str(err, "CALLBRIDGE_LOG_FORMAT: unknown value 'xml'", "enum error");
+	unsetenv("CALLBRIDGE_LOG_FORMAT");
+
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	fputs("# comment\n\nexport DATABASE_URL=\"postgresql://u@h/db\"\nPORT=1234\n"
+	      "CALLBRIDGE_BATCH_MAX='64'\nCALLBRIDGE_MAX_INFLIGHT=\n",
+	      f);
+	fclose(f);
+	ok(load(&c, path, err) == 0, ".env loads");
+	is_str(c.database_url, "postgresql://u@h/db", ".env value, quotes and export stripped");
+	ok(c.port == 9090, "the environment wins over .env");
+	ok(c.batch_max == 64, "single quotes stripped");
+	ok(c.max_inflight == 4096, "empty value means the default");
+	is_str(cfg_lookup("DATABASE_URL"), "postgresql://u@h/db", "lookup sees .env");
+
+	f = fopen(path, "w");
+	fputs("NOT A SETTING\n", f);
+	fclose(f);
+	ok(load(&c, path, err) < 0, "malformed .env line refused");
+	ok(strstr(err, ":1: expected NAME=value") != NULL, "with its line number");
+	unlink(path);
+	ok(load(&c, "/nonexistent/.env", err) == 0, "a missing .env is fine");
+	cfg_free();
+	return done_testing();
+}
