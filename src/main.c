@@ -6,6 +6,8 @@
 #include "migrate.h"
 #include "pgw.h"
 #include "platform.h"
+#include "replay.h"
+#include "ts.h"
 #include "verify.h"
 
 #include <signal.h>
@@ -24,10 +26,14 @@
 #endif
 
 static const char usage[] =
-	"usage: callbridge [serve | migrate | config] [--help] [--version]\n"
+	"usage: callbridge [serve | migrate | replay [options] | config] [--help] [--version]\n"
 	"\n"
 	"  serve     run the HTTP server (the default)\n"
 	"  migrate   apply pending database migrations, then exit\n"
+	"  replay    re-run the mappers over stored events, then exit; options:\n"
+	"              --platform SLUG   only this platform's events\n"
+	"              --status S        only events stored as mapped, unmapped or failed\n"
+	"              --since TIME      only events received at or after TIME (ISO 8601)\n"
 	"  config    print the settings table (name, default, meaning)\n"
 	"\n"
 	"Settings come from the environment and from .env in the working directory;\n"
@@ -207,12 +213,34 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (argc > 2)
-		return die("unexpected argument '%s' (see --help)", argv[2]);
-	if (argc == 2)
+	struct replay_filter filter = {0};
+	if (argc >= 2)
 		cmd = argv[1];
-	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config"))
+	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config") &&
+	    strcmp(cmd, "replay"))
 		return die("unknown command '%s' (see --help)", cmd);
+	for (int i = 2; i < argc; i++) {
+		const char **slot = NULL;
+		if (!strcmp(cmd, "replay") && !strcmp(argv[i], "--platform"))
+			slot = &filter.platform;
+		else if (!strcmp(cmd, "replay") && !strcmp(argv[i], "--status"))
+			slot = &filter.status;
+		else if (!strcmp(cmd, "replay") && !strcmp(argv[i], "--since"))
+			slot = &filter.since;
+		if (!slot)
+			return die("unexpected argument '%s' (see --help)", argv[i]);
+		if (i + 1 == argc)
+			return die("%s needs a value", argv[i]);
+		*slot = argv[++i];
+	}
+	if (filter.platform && !platform_find(filter.platform, strlen(filter.platform)))
+		return die("--platform: unknown platform '%s'", filter.platform);
+	int64_t since_us;
+	if (filter.since && !ts_parse_iso(filter.since, &since_us))
+		return die("--since: '%s' is not an ISO 8601 time", filter.since);
+	if (filter.status && strcmp(filter.status, "mapped") && strcmp(filter.status, "unmapped") &&
+	    strcmp(filter.status, "failed"))
+		return die("--status: must be mapped, unmapped or failed, not '%s'", filter.status);
 	if (!strcmp(cmd, "config")) {
 		cfg_print_table(stdout);
 		return 0;
@@ -223,7 +251,14 @@ int main(int argc, char **argv)
 	log_setup((enum log_level)cfg.log_level, cfg.log_format == LOGFMT_JSON);
 	cfg_each_unknown(patterned_name, warn_unknown);
 
-	if (!strcmp(cmd, "migrate")) {
+	if (!strcmp(cmd, "replay")) {
+		if (!cfg.database_url)
+			rc = die("%s", "DATABASE_URL is not set");
+		else if (replay_run(&cfg, &filter, err, sizeof err) < 0)
+			rc = die("%s", err);
+		else
+			rc = 0;
+	} else if (!strcmp(cmd, "migrate")) {
 		if (!cfg.database_url)
 			rc = die("%s", "DATABASE_URL is not set");
 		else if ((rc = migrate_run(cfg.database_url, err, sizeof err)) < 0)

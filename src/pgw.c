@@ -12,7 +12,7 @@
 
 /* ---- statements ---- */
 
-enum stmt { ST_EVENT, ST_TRANSCRIPT, ST_ROW0 /* + enum row_table */ };
+enum stmt { ST_EVENT, ST_REPLAY, ST_TRANSCRIPT, ST_ROW0 /* + enum row_table */ };
 #define NSTMTS (ST_ROW0 + TBL_COUNT)
 
 static const char event_sql[] =
@@ -23,6 +23,13 @@ static const char event_sql[] =
 	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
 	" SET delivery_count = t.delivery_count + 1, last_received_at = EXCLUDED.last_received_at"
 	" RETURNING id, delivery_count = 1, status";
+
+static const char replay_sql[] =
+	"UPDATE callbridge.webhook_events"
+	" SET event_type = COALESCE($3, event_type), occurred_at = COALESCE($4::timestamptz, occurred_at),"
+	"     status = $5, error = $6"
+	" WHERE id = $1::bigint AND platform = $2"
+	" RETURNING id, true, status";
 
 static const char transcript_sql[] =
 	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb)";
@@ -115,6 +122,7 @@ static int stmts_init(void)
 	for (int i = 0; i < NSTMTS; i++)
 		snprintf(stmt_names[i], sizeof stmt_names[i], "cb%d", i);
 	stmt_sql[ST_EVENT] = strdup(event_sql);
+	stmt_sql[ST_REPLAY] = strdup(replay_sql);
 	stmt_sql[ST_TRANSCRIPT] = strdup(transcript_sql);
 	for (int t = 0; t < TBL_COUNT; t++)
 		stmt_sql[ST_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t));
@@ -316,8 +324,16 @@ static void start_batch(struct conn *c)
 		const char *error = d->db_failed ? d->detail : m->error;
 		const char *vals[8] = {d->platform,    d->dedupe_key, m->event_type, m->occurred_at,
 				       d->received_at, d->payload,    status_text(d), error};
-		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 8, vals, NULL, NULL, 0) &&
-		     add_item(c, R_EVENT, i);
+		char id[24];
+		if (d->replay_id > 0) {
+			snprintf(id, sizeof id, "%lld", d->replay_id);
+			const char *rv[6] = {id, d->platform, m->event_type, m->occurred_at,
+					     status_text(d), error};
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL, 0);
+		} else {
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 8, vals, NULL, NULL, 0);
+		}
+		ok = ok && add_item(c, R_EVENT, i);
 	}
 	ok = ok && send_sync(c);
 	if (!ok) {

@@ -12,7 +12,8 @@
  *   1. BEGIN; one INSERT .. ON CONFLICT per delivery into webhook_events; sync.
  *      Each answer says whether the delivery is new or a duplicate.
  *   2. The mapped-row upserts of the new, mapped deliveries; COMMIT; sync.
- * A duplicate writes only its delivery_count, never its rows again.
+ * A duplicate writes only its delivery_count, never its rows again. A replayed event
+ * (replay_id set) updates its stored row's status instead, and its rows are written.
  * Errors: a data error (SQLSTATE class 22, 23 or 54) is pinned on the one delivery whose
  * statement failed: a delivery whose rows PostgreSQL refuses is stored raw with status
  * 'failed' and the batch is retried; one whose raw event is refused is answered REJECTED
@@ -53,6 +54,7 @@ struct pgw_delivery {
 	const char *received_at; /* canonical timestamp */
 	const char *payload;	 /* the body: JSON text */
 	struct mapped *mapped;	 /* event type, time, status, rows */
+	long long replay_id;	 /* >0: re-map the stored event with this id instead of inserting */
 	void (*done)(struct pgw_delivery *d);
 	void *arg;
 
