@@ -17,6 +17,7 @@ struct config {
 	int log_level; /* enum log_level */
 	int log_format;
 	int batch_max;
+	int db_connections;
 	int max_inflight;
 	int retry_after_seconds;
 	int db_connect_timeout_seconds;

@@ -149,11 +149,17 @@ static int serve(const struct config *cfg)
 
 	signal(SIGPIPE, SIG_IGN);
 	sv.shutdown_timeout_s = cfg->shutdown_timeout_seconds;
-	sv.base = event_base_new();
+	/* The changelist folds the many add/del of one loop pass into one epoll_ctl each. */
+	struct event_config *ec = event_config_new();
+	if (ec)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	sv.base = ec ? event_base_new_with_config(ec) : NULL;
+	if (ec)
+		event_config_free(ec);
 	if (!sv.base)
 		return die("%s", "cannot create the event loop");
 	struct pgw_options opt = {
-		.connections = 1,
+		.connections = cfg->db_connections,
 		.batch_max = cfg->batch_max,
 		.max_inflight = cfg->max_inflight,
 		.connect_timeout_s = cfg->db_connect_timeout_seconds,
