@@ -12,7 +12,7 @@ ifeq ($(WERROR),1)
 CFLAGS   += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 BUILD    ?= build
 VERSION  := $(shell cat VERSION)

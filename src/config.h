@@ -24,6 +24,8 @@ struct config {
 	int db_reconnect_max_seconds;
 	int read_timeout_seconds;
 	int shutdown_timeout_seconds;
+	const char *spool_dir; /* "" disables the spool */
+	long long spool_max_bytes;
 };
 
 /* Loads `.env` from dotenv_path (may be NULL or missing), then fills cfg from the table.

@@ -5,6 +5,7 @@
 #include "metrics.h"
 #include "pgw.h"
 #include "platform.h"
+#include "spool.h"
 #include "ts.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct http_server {
 	struct event_base *base;
 	const struct config *cfg;
 	struct pgw *pgw;
+	struct spool *spool;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	int inflight;
@@ -35,6 +37,7 @@ struct pending {
 	struct evhttp_connection *evcon;
 	const struct platform *platform;
 	int64_t start_us;
+	size_t body_len;
 	char received_at[TS_LEN];
 	char body[];
 };
@@ -122,80 +125,40 @@ static void on_client_gone(struct evhttp_connection *evcon, void *arg)
 	pd->evcon = NULL;
 }
 
-static void delivery_done(struct pgw_delivery *wd)
+/* Sends a delivery's answer (when its client is still there) and frees it. */
+static void finish_delivery(struct pending *pd, int status, enum metrics_outcome out,
+			    const char *word, const char *error, const char *detail)
 {
-	struct pending *pd = wd->arg;
 	struct http_server *s = pd->srv;
-	int idx = (int)(pd->platform - platforms);
-	enum metrics_outcome out;
-	int status = 200;
-	const char *word = NULL;
-
-	s->inflight--;
-	switch (wd->outcome) {
-	case PGW_STORED:
-	case PGW_DUPLICATE: {
-		enum map_status st = wd->stored_status;
-		if (st == MAP_FAILED) {
-			status = 400;
-			out = OUT_FAILED;
-		} else if (wd->outcome == PGW_DUPLICATE) {
-			word = "duplicate";
-			out = OUT_DUPLICATE;
-		} else if (st == MAP_UNMAPPED) {
-			word = "unmapped";
-			out = OUT_UNMAPPED;
-		} else {
-			word = "stored";
-			out = OUT_STORED;
-		}
-		break;
-	}
-	case PGW_REJECTED:
-		status = 400;
-		out = OUT_REJECTED;
-		break;
-	case PGW_UNAVAILABLE:
-	default:
-		status = 503;
-		out = OUT_UNAVAILABLE;
-		break;
-	}
 	int64_t latency = ts_now_us() - pd->start_us;
-	metrics_delivery(idx, out, latency);
+	metrics_delivery((int)(pd->platform - platforms), out, latency);
 	if (log_enabled(LOG_DEBUG) || status != 200) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
 		log_write(status == 200 ? LOG_DEBUG : LOG_INFO, "delivery", "platform",
 			  pd->platform->slug, "event", pd->m.event_type, "dedupe_key",
-			  wd->dedupe_key, "outcome", word ? word : status == 503 ? "unavailable" : "refused",
-			  "ms", ms, (const char *)NULL);
+			  pd->w.dedupe_key, "outcome", word ? word : error, "ms", ms,
+			  (const char *)NULL);
 	}
-
 	if (pd->req) {
 		struct evhttp_request *req = pd->req;
 		evhttp_connection_set_closecb(pd->evcon, NULL, NULL);
-		if (status == 503) {
-			reply_error(s, req, 503, "unavailable",
-				    "the event could not be made durable now; retry later");
-		} else if (wd->outcome == PGW_REJECTED) {
-			reply_error(s, req, 400, "unstorable", wd->detail);
-		} else if (status == 400) {
-			reply_error(s, req, 400, "unmappable",
-				    wd->detail[0]	? wd->detail
-				    : pd->m.error ? pd->m.error
-						  : "the event was stored as failed");
+		if (!word) {
+			reply_error(s, req, status, error, detail);
 		} else {
 			struct evbuffer *b = evbuffer_new();
 			if (b) {
-				evbuffer_add_printf(b, "{\"status\":\"%s\",\"platform\":\"%s\",\"event_id\":%lld,\"event_type\":",
-						    word, pd->platform->slug, wd->event_id);
+				evbuffer_add_printf(b, "{\"status\":\"%s\",\"platform\":\"%s\",", word,
+						    pd->platform->slug);
+				if (pd->w.event_id)
+					evbuffer_add_printf(b, "\"event_id\":%lld,", pd->w.event_id);
+				evbuffer_add_printf(b, "\"event_type\":");
 				if (pd->m.event_type)
 					add_json_string(b, pd->m.event_type);
 				else
 					evbuffer_add_printf(b, "null");
 				evbuffer_add_printf(b, ",\"dedupe_key\":");
-				add_json_string(b, wd->dedupe_key);
+				add_json_string(b, pd->w.dedupe_key);
 				evbuffer_add_printf(b, "}\n");
 				send_json(s, req, 200, b);
 				evbuffer_free(b);
@@ -204,7 +167,60 @@ static void delivery_done(struct pgw_delivery *wd)
 			}
 		}
 	}
+	s->inflight--;
 	pending_free(pd);
+}
+
+static void spooled(void *arg, bool ok)
+{
+	struct pending *pd = arg;
+	if (ok)
+		finish_delivery(pd, 200, OUT_SPOOLED, "spooled", NULL, NULL);
+	else
+		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "unavailable",
+				"the event could not be made durable now; retry later");
+}
+
+/* The database cannot take pd now: spool it, or answer 503. */
+static void fall_back(struct pending *pd, const char *why)
+{
+	struct http_server *s = pd->srv;
+	if (s->spool) {
+		struct spool_record rec = {pd->platform->slug, pd->received_at, pd->w.dedupe_key,
+					   pd->body, pd->body_len};
+		if (spool_append(s->spool, &rec, spooled, pd) == 0)
+			return;
+		why = "the database is unavailable and the spool is full; retry later";
+	}
+	finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "unavailable", why);
+}
+
+static void delivery_done(struct pgw_delivery *wd)
+{
+	struct pending *pd = wd->arg;
+	switch (wd->outcome) {
+	case PGW_STORED:
+	case PGW_DUPLICATE:
+		if (wd->stored_status == MAP_FAILED)
+			finish_delivery(pd, 400, OUT_FAILED, NULL, "unmappable",
+					wd->detail[0]  ? wd->detail
+					: pd->m.error ? pd->m.error
+						      : "the event was stored as failed");
+		else if (wd->outcome == PGW_DUPLICATE)
+			finish_delivery(pd, 200, OUT_DUPLICATE, "duplicate", NULL, NULL);
+		else if (wd->stored_status == MAP_UNMAPPED)
+			finish_delivery(pd, 200, OUT_UNMAPPED, "unmapped", NULL, NULL);
+		else
+			finish_delivery(pd, 200, OUT_STORED, "stored", NULL, NULL);
+		break;
+	case PGW_REJECTED:
+		finish_delivery(pd, 400, OUT_REJECTED, NULL, "unstorable", wd->detail);
+		break;
+	case PGW_UNAVAILABLE:
+	default:
+		fall_back(pd, "the event could not be made durable now; retry later");
+		break;
+	}
 }
 
 static void handle_webhook(struct http_server *s, struct evhttp_request *req,
@@ -238,6 +254,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 	evbuffer_copyout(in, pd->body, len);
 	pd->body[len] = '\0';
+	pd->body_len = len;
 	pd->srv = s;
 	pd->platform = p;
 	pd->start_us = now;
@@ -260,11 +277,10 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->w.mapped = &pd->m;
 	pd->w.done = delivery_done;
 	pd->w.arg = pd;
-	if (pgw_submit(s->pgw, &pd->w) < 0) {
+	int rc = pgw_submit(s->pgw, &pd->w);
+	if (rc == -2) {
 		metrics_delivery(idx, OUT_UNAVAILABLE, ts_now_us() - now);
-		reply_error(s, req, 503, "unavailable",
-			    pgw_ready(s->pgw) ? "too many deliveries in flight; retry later"
-					      : "the database is unavailable; retry later");
+		reply_error(s, req, 503, "overloaded", "too many deliveries in flight; retry later");
 		pending_free(pd);
 		return;
 	}
@@ -272,6 +288,8 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->req = req;
 	pd->evcon = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(pd->evcon, on_client_gone, pd);
+	if (rc == -1)
+		fall_back(pd, "the database is unavailable; retry later");
 }
 
 /* ---- routing ---- */
@@ -319,8 +337,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	} else if (ready) {
 		if (s->stopping)
 			reply_error(s, req, 503, "shutting_down", "the server is stopping");
-		else if (!pgw_ready(s->pgw))
-			reply_error(s, req, 503, "database_unavailable", "no database connection is ready");
+		else if (!pgw_ready(s->pgw) && (!s->spool || spool_is_full(s->spool)))
+			reply_error(s, req, 503, "not_ready",
+				    s->spool ? "the database is unavailable and the spool is full"
+					     : "no database connection is ready");
 		else
 			reply_text(s, req, 200, "{\"status\":\"ready\"}");
 	} else {
@@ -330,8 +350,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 			evhttp_send_error(req, 503, NULL);
 			return;
 		}
+		struct spool_stats sst = {0};
 		pgw_get_stats(s->pgw, &st);
-		metrics_render(b, &st);
+		if (s->spool)
+			spool_get_stats(s->spool, &sst);
+		metrics_render(b, &st, s->spool ? &sst : NULL);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "text/plain; version=0.0.4; charset=utf-8");
 		metrics_http(200);
@@ -340,7 +363,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 }
 
-struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw)
+struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw,
+			     struct spool *spool)
 {
 	struct http_server *s = calloc(1, sizeof *s);
 	if (!s)
@@ -348,6 +372,7 @@ struct http_server *http_new(struct event_base *base, const struct config *cfg, 
 	s->base = base;
 	s->cfg = cfg;
 	s->pgw = pgw;
+	s->spool = spool;
 	s->http = evhttp_new(base);
 	if (!s->http) {
 		free(s);

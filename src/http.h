@@ -1,6 +1,8 @@
 /* http — the evhttp server: routes, limits and answers. Every request ends in exactly one
  * reply. POST /webhooks/<slug> runs intake (verify, parse, map) and hands the delivery to
- * the writer; its answer is sent when the writer reports, i.e. after COMMIT. */
+ * the writer; its answer is sent when the writer reports, i.e. after COMMIT. When the
+ * database cannot take it, the delivery goes to the spool instead and is answered
+ * "spooled" after fsync. */
 #ifndef CALLBRIDGE_HTTP_H
 #define CALLBRIDGE_HTTP_H
 
@@ -8,9 +10,12 @@
 
 struct event_base;
 struct pgw;
+struct spool;
 struct http_server;
 
-struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw);
+/* spool may be NULL (disabled): deliveries the database cannot take are then 503. */
+struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw,
+			     struct spool *spool);
 
 /* Binds cfg->listen:cfg->port. Returns -1 with err filled when it cannot. */
 int http_listen(struct http_server *s, char *err, size_t errlen) __attribute__((warn_unused_result));

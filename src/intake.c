@@ -16,6 +16,23 @@ static int refuse(struct intake_error *err, int status, const char *code, const 
 	return -1;
 }
 
+/* True when the JSON text holds the escape \u0000 (a backslash-escaped backslash before
+ * "u0000" is not one). Refused before parsing, whether or not the database is up, so an
+ * acknowledged delivery is always one PostgreSQL can store. */
+static bool has_nul_escape(const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	while ((p = memmem(p, (size_t)(end - p), "u0000", 5)) != NULL) {
+		size_t slashes = 0;
+		for (const char *q = p; q > body && q[-1] == '\\'; q--)
+			slashes++;
+		if (slashes % 2 == 1)
+			return true;
+		p += 5;
+	}
+	return false;
+}
+
 /* "sha256:<hex>" of the given bytes, in the arena. */
 static const char *hash_key(struct mapped *m, const char *bytes, size_t len)
 {
@@ -43,6 +60,10 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 				      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
 							  : "the signature does not match");
 	}
+
+	if (has_nul_escape(body, len))
+		return refuse(err, 400, "unstorable",
+			      "the body contains \\u0000, which PostgreSQL's jsonb cannot hold");
 
 	struct json_tokener *tok = json_tokener_new_ex(INTAKE_MAX_DEPTH);
 	if (!tok)

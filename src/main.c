@@ -1,6 +1,8 @@
 /* callbridge — receives voice-agent and telephony webhooks and lands them in PostgreSQL
  * as relational rows. This file is the command line: serve, migrate, config. */
 #include "config.h"
+#include "drain.h"
+#include "spool.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
@@ -43,6 +45,8 @@ struct server {
 	struct event_base *base;
 	struct http_server *http;
 	struct pgw *pgw;
+	struct spool *spool;
+	struct drain *drainer;
 	struct event *sigint, *sigterm, *drain;
 	int64_t stop_deadline_ms;
 	int shutdown_timeout_s;
@@ -167,7 +171,18 @@ static int serve(const struct config *cfg)
 		.batch_timeout_s = 10,
 	};
 	sv.pgw = pgw_new(sv.base, cfg->database_url, &opt);
-	sv.http = sv.pgw ? http_new(sv.base, cfg, sv.pgw) : NULL;
+	if (sv.pgw && cfg->spool_dir[0]) {
+		sv.spool = spool_open(sv.base, cfg->spool_dir, (uint64_t)cfg->spool_max_bytes, err,
+				      sizeof err);
+		if (!sv.spool) {
+			die("%s", err);
+			goto done;
+		}
+		sv.drainer = drain_new(sv.base, sv.spool, sv.pgw);
+	} else {
+		log_warn("spool disabled: deliveries are answered 503 while the database is away");
+	}
+	sv.http = sv.pgw && (!sv.spool || sv.drainer) ? http_new(sv.base, cfg, sv.pgw, sv.spool) : NULL;
 	if (!sv.http) {
 		die("%s", "out of memory at start-up");
 		goto done;
@@ -189,8 +204,11 @@ static int serve(const struct config *cfg)
 	log_info("stopped");
 	rc = 0;
 done:
+	drain_stop(sv.drainer);
 	pgw_free(&sv.pgw);
+	drain_free(&sv.drainer);
 	http_free(&sv.http);
+	spool_close(&sv.spool);
 	if (sv.sigint)
 		event_free(sv.sigint);
 	if (sv.sigterm)

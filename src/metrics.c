@@ -2,6 +2,7 @@
 #include "metrics.h"
 #include "pgw.h"
 #include "platform.h"
+#include "spool.h"
 
 #include <event2/buffer.h>
 
@@ -10,7 +11,7 @@
 
 static const char *const outcome_names[OUT_COUNT] = {
 	"stored", "duplicate", "unmapped", "failed", "invalid",
-	"unauthorized", "too_large", "rejected", "unavailable",
+	"unauthorized", "too_large", "rejected", "unavailable", "spooled",
 };
 static const double bucket_le[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					   0.1,	  0.25,	  0.5,	 1,    2.5,   10};
@@ -42,7 +43,7 @@ void metrics_http(int status)
 		http_by_class[cls]++;
 }
 
-void metrics_render(struct evbuffer *out, const struct pgw_stats *db)
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp)
 {
 	evbuffer_add_printf(out, "# HELP callbridge_deliveries_total Webhook deliveries by "
 				 "platform and outcome.\n# TYPE callbridge_deliveries_total counter\n");
@@ -90,4 +91,19 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db)
 			    "callbridge_database_reconnects_total %llu\n",
 			    db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
 			    (unsigned long long)db->batched, (unsigned long long)db->reconnects);
+	if (sp)
+		evbuffer_add_printf(out,
+				    "# HELP callbridge_spool_bytes Bytes in the spool.\n"
+				    "# TYPE callbridge_spool_bytes gauge\ncallbridge_spool_bytes %llu\n"
+				    "# HELP callbridge_spool_records Records waiting in the spool.\n"
+				    "# TYPE callbridge_spool_records gauge\ncallbridge_spool_records %llu\n"
+				    "# HELP callbridge_spool_corrupt_records_total Records skipped at "
+				    "start-up because their checksum failed.\n"
+				    "# TYPE callbridge_spool_corrupt_records_total counter\n"
+				    "callbridge_spool_corrupt_records_total %llu\n"
+				    "# HELP callbridge_spool_fsyncs_total Spool syncs (each covers a group of "
+				    "records).\n# TYPE callbridge_spool_fsyncs_total counter\n"
+				    "callbridge_spool_fsyncs_total %llu\n",
+				    (unsigned long long)sp->bytes, (unsigned long long)sp->records,
+				    (unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
 }

@@ -7,6 +7,7 @@
 
 struct evbuffer;
 struct pgw_stats;
+struct spool_stats;
 
 /* Outcomes of a delivery, as answered. */
 enum metrics_outcome {
@@ -19,12 +20,14 @@ enum metrics_outcome {
 	OUT_TOO_LARGE,	  /* 413 */
 	OUT_REJECTED,	  /* the database refused the raw event (400) */
 	OUT_UNAVAILABLE,  /* 503 */
+	OUT_SPOOLED,	  /* database away: fsync'd in the spool, 200 */
 	OUT_COUNT
 };
 
 /* platform is an index into platforms[]. */
 void metrics_delivery(int platform, enum metrics_outcome outcome, int64_t latency_us);
 void metrics_http(int status);
-void metrics_render(struct evbuffer *out, const struct pgw_stats *db);
+/* sp is NULL when the spool is disabled. */
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp);
 
 #endif

@@ -27,6 +27,7 @@ static PGconn *open_conn(const char *conninfo, char *err, size_t errlen)
 	PGconn *pg = PQconnectdb(conninfo);
 	if (PQstatus(pg) != CONNECTION_OK) {
 		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
+		err[strcspn(err, "\n")] = '\0';
 		PQfinish(pg);
 		return NULL;
 	}

@@ -687,8 +687,10 @@ static void pgw_kick(struct pgw *w)
 
 int pgw_submit(struct pgw *w, struct pgw_delivery *d)
 {
-	if (w->inflight >= w->opt.max_inflight || !pgw_ready(w))
+	if (!pgw_ready(w))
 		return -1;
+	if (w->inflight >= w->opt.max_inflight)
+		return -2;
 	d->next = NULL;
 	d->fresh = d->db_failed = false;
 	d->attempts = 0;

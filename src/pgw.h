@@ -90,8 +90,8 @@ struct pgw_stats {
 
 struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt);
 
-/* Queues d. Returns 0, or -1 when the database is unavailable or too many deliveries
- * are in flight: then done() will not be called and the caller answers 503. */
+/* Queues d. Returns 0; or -1 when no database connection is ready, -2 when too many
+ * deliveries are in flight: then done() will not be called. */
 int pgw_submit(struct pgw *w, struct pgw_delivery *d) __attribute__((warn_unused_result));
 
 bool pgw_ready(const struct pgw *w);

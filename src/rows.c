@@ -194,13 +194,19 @@ struct segment *rows_add_segment(struct mapped *m, const char *call_external_id)
 	return s;
 }
 
+/* Who speaks a segment, for the transcript text: as sent, else the role. */
+static const char *label(const struct segment *s)
+{
+	return s->speaker ? s->speaker : s->role ? s->role : "unknown";
+}
+
 const char *rows_transcript_text(struct mapped *m)
 {
 	const struct transcript *t = &m->transcript;
 	size_t len = 0;
 	for (int i = 0; i < t->n; i++) {
 		const struct segment *s = &t->seg[i];
-		len += strlen(s->speaker ? s->speaker : s->role) + strlen(s->content ? s->content : "") + 3;
+		len += strlen(label(s)) + strlen(s->content ? s->content : "") + 3;
 	}
 	if (len == 0)
 		return NULL;
@@ -209,8 +215,7 @@ const char *rows_transcript_text(struct mapped *m)
 		return NULL;
 	for (int i = 0; i < t->n; i++) {
 		const struct segment *s = &t->seg[i];
-		p += sprintf(p, "%s%s: %s", i ? "\n" : "", s->speaker ? s->speaker : s->role,
-			     s->content ? s->content : "");
+		p += sprintf(p, "%s%s: %s", i ? "\n" : "", label(s), s->content ? s->content : "");
 	}
 	return out;
 }

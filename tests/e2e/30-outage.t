@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# PostgreSQL goes away: 503 with Retry-After and /readyz not ready; it comes back: the
-# daemon reconnects by itself and stores again.
+# With the spool disabled, PostgreSQL goes away: 503 with Retry-After and /readyz not
+# ready; it comes back: the daemon reconnects by itself and stores again.
 . "$(dirname "$0")/lib.sh"
 pg_start
 migrate
-daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1 CALLBRIDGE_RETRY_AFTER_SECONDS=7
+daemon_start CALLBRIDGE_SPOOL_DIR= CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1 CALLBRIDGE_RETRY_AFTER_SECONDS=7
 wait_ready || fail "daemon ready"
 
 post simz "$FIX/simz/call_completed.json"

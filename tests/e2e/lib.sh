@@ -77,7 +77,7 @@ migrate() { "$BIN" migrate >>"$TMP/migrate.log" 2>&1; }
 # daemon_start [VAR=value ...]: starts the server with extra settings; waits for /healthz.
 daemon_start() {
 	PORT=$(free_port)
-	env PORT="$PORT" CALLBRIDGE_LISTEN=127.0.0.1 "$@" "$BIN" serve >>"$TMP/daemon.log" 2>&1 &
+	env PORT="$PORT" CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_SPOOL_DIR="$TMP/spool" "$@" "$BIN" serve >>"$TMP/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 1 100); do
 		curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0

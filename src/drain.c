@@ -1,0 +1,185 @@
+/* drain — spool to writer (see drain.h). A timer looks for work; a window of slots keeps
+ * a bounded number of records in the writer at once. */
+#include "drain.h"
+#include "intake.h"
+#include "log.h"
+#include "pgw.h"
+#include "platform.h"
+#include "spool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#define WINDOW 256
+
+struct slot {
+	struct pgw_delivery w;
+	struct mapped m;
+	struct drain *d;
+};
+
+struct drain {
+	struct spool *spool;
+	struct pgw *pgw;
+	struct event *timer;
+	struct spool_segment seg;
+	bool active;	/* a segment is loaded */
+	int next;	/* next record to submit */
+	int pending;	/* submitted, not done */
+	bool failed;	/* a record could not be made durable: retry the segment later */
+	struct slot *free_slots[WINDOW];
+	int nfree;
+	struct slot slots[WINDOW];
+	uint64_t drained, refused;
+};
+
+static void pump(struct drain *d);
+
+static void finish_segment(struct drain *d)
+{
+	char seq[24], n[16];
+	snprintf(seq, sizeof seq, "%llu", (unsigned long long)d->seg.seq);
+	snprintf(n, sizeof n, "%d", d->seg.n);
+	if (d->failed) {
+		log_warn("spool: segment not fully drained; will retry", "segment", seq);
+		spool_segment_free(&d->seg);
+	} else {
+		log_info("spool: segment drained", "segment", seq, "records", n);
+		spool_release(d->spool, &d->seg);
+	}
+	d->active = false;
+}
+
+static void slot_done(struct pgw_delivery *w)
+{
+	struct slot *sl = w->arg;
+	struct drain *d = sl->d;
+	d->pending--;
+	if (w->outcome == PGW_UNAVAILABLE) {
+		d->failed = true;
+	} else if (w->outcome == PGW_REJECTED) {
+		d->refused++;
+		log_error("spool: the database refused a spooled event; it is dropped", "platform",
+			  w->platform, "dedupe_key", w->dedupe_key, "error", w->detail);
+	} else {
+		d->drained++;
+	}
+	rows_reset(&sl->m);
+	d->free_slots[d->nfree++] = sl;
+	pump(d);
+}
+
+/* Submits records while slots are free; finishes the segment when all are done. */
+static void pump(struct drain *d)
+{
+	while (d->active && !d->failed && d->next < d->seg.n && d->nfree > 0) {
+		const struct spool_record *r = &d->seg.rec[d->next++];
+		const struct platform *p = platform_find(r->platform, strlen(r->platform));
+		struct slot *sl = d->free_slots[--d->nfree];
+		struct intake_error err;
+		if (!p || intake_map(p, r->body, r->body_len, NULL, NULL, false, 0, &sl->m, &err) < 0) {
+			log_error("spool: a spooled body no longer maps; it is dropped", "platform",
+				  r->platform, "dedupe_key", r->dedupe_key);
+			d->refused++;
+			rows_reset(&sl->m);
+			d->free_slots[d->nfree++] = sl;
+			continue;
+		}
+		memset(&sl->w, 0, sizeof sl->w);
+		sl->m.dedupe_key = r->dedupe_key; /* as keyed on arrival, with its headers */
+		sl->w.platform = p->slug;
+		sl->w.dedupe_key = r->dedupe_key;
+		sl->w.received_at = r->received_at;
+		sl->w.payload = r->body;
+		sl->w.mapped = &sl->m;
+		sl->w.done = slot_done;
+		sl->w.arg = sl;
+		if (pgw_submit(d->pgw, &sl->w) != 0) {
+			d->failed = true;
+			rows_reset(&sl->m);
+			d->free_slots[d->nfree++] = sl;
+			break;
+		}
+		d->pending++;
+	}
+	if (d->active && d->pending == 0 && (d->failed || d->next >= d->seg.n))
+		finish_segment(d);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct drain *d = arg;
+	struct spool_stats st;
+	char err[256];
+	if (d->active || !pgw_ready(d->pgw))
+		return;
+	spool_get_stats(d->spool, &st);
+	if (st.records == 0)
+		return;
+	spool_seal(d->spool);
+	int rc = spool_load_segment(d->spool, &d->seg, err, sizeof err);
+	if (rc < 0) {
+		log_error("spool: cannot read a segment", "error", err);
+		return;
+	}
+	if (rc == 0)
+		return; /* sealing still under way: next tick */
+	d->active = true;
+	d->failed = false;
+	d->next = 0;
+	pump(d);
+}
+
+struct drain *drain_new(struct event_base *base, struct spool *spool, struct pgw *pgw)
+{
+	struct drain *d = calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	d->spool = spool;
+	d->pgw = pgw;
+	for (int i = 0; i < WINDOW; i++) {
+		d->slots[i].d = d;
+		d->free_slots[d->nfree++] = &d->slots[i];
+	}
+	d->timer = event_new(base, -1, EV_PERSIST, on_tick, d);
+	struct timeval tick = {0, 200000};
+	if (!d->timer || event_add(d->timer, &tick) < 0) {
+		drain_free(&d);
+		return NULL;
+	}
+	return d;
+}
+
+void drain_counts(const struct drain *d, uint64_t *drained, uint64_t *refused)
+{
+	*drained = d ? d->drained : 0;
+	*refused = d ? d->refused : 0;
+}
+
+void drain_stop(struct drain *d)
+{
+	if (!d)
+		return;
+	d->failed = true;
+	if (d->timer)
+		event_del(d->timer);
+}
+
+void drain_free(struct drain **dp)
+{
+	struct drain *d = *dp;
+	if (!d)
+		return;
+	if (d->timer)
+		event_free(d->timer);
+	spool_segment_free(&d->seg);
+	for (int i = 0; i < WINDOW; i++)
+		rows_free(&d->slots[i].m);
+	free(d);
+	*dp = NULL;
+}

@@ -1,0 +1,26 @@
+/* drain — replays spooled deliveries into PostgreSQL once it is back: the oldest sealed
+ * segment first, its records in order, through intake and the writer exactly like live
+ * deliveries; the segment is deleted only when every record is committed (or refused for
+ * its content, which is logged). A lost connection mid-segment leaves the segment for
+ * the next attempt, which then meets duplicates only. */
+#ifndef CALLBRIDGE_DRAIN_H
+#define CALLBRIDGE_DRAIN_H
+
+#include <stdint.h>
+
+struct event_base;
+struct pgw;
+struct spool;
+struct drain;
+
+struct drain *drain_new(struct event_base *base, struct spool *spool, struct pgw *pgw);
+
+/* Drained records since start, and records the database refused for their content. */
+void drain_counts(const struct drain *d, uint64_t *drained, uint64_t *refused);
+
+/* Stops taking new records (before the writer is freed at shutdown). */
+void drain_stop(struct drain *d);
+
+void drain_free(struct drain **d);
+
+#endif

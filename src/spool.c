@@ -1,0 +1,650 @@
+/* spool — durable local fallback (see spool.h DESIGN). */
+#include "spool.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define HDR		  16
+#define SEGMENT_MAX_BYTES (16u << 20)
+static const char magic[4] = {'C', 'B', 'S', '1'};
+
+/* One queued job for the writer thread: an append (buf holds header + payload) or, with
+ * unlink_seq set, the deletion of a drained segment. */
+struct job {
+	struct job *next;
+	void (*done)(void *arg, bool ok);
+	void *arg;
+	bool ok;
+	uint64_t unlink_seq;
+	size_t len;
+	char buf[];
+};
+
+struct spool {
+	char *dir;
+	uint64_t max_bytes;
+	bool full; /* an append was refused for room; cleared when room is freed */
+	struct spool_stats st; /* loop thread only, but for fsyncs (written under mu) */
+
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *q_head, *q_tail;	   /* for the thread */
+	struct job *done_head, *done_tail; /* for the loop */
+	bool stop, seal_req;
+	int fd;		    /* segment being written, -1 when sealed */
+	uint64_t active_seq; /* its number (0: none) */
+	uint64_t next_seq;
+	uint64_t active_size;
+	uint64_t fsyncs;
+
+	int efd;
+	struct event *ev;
+};
+
+/* ---- CRC-32C ---- */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+uint32_t spool_crc32c(const void *data, size_t len)
+{
+	pthread_once(&crc_once, crc_init);
+	const unsigned char *p = data;
+	uint32_t c = 0xFFFFFFFFu;
+	while (len--)
+		c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+	return c ^ 0xFFFFFFFFu;
+}
+
+static void put32(char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (char)(v >> (8 * i));
+}
+
+static uint32_t get32(const char *p)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)(unsigned char)p[i] << (8 * i);
+	return v;
+}
+
+/* ---- parsing ---- */
+
+/* A whole, checksummed record with its four fields at pos? Fills rec when so. */
+static bool record_at(const char *data, size_t size, size_t pos, struct spool_record *rec,
+		      size_t *next)
+{
+	if (size - pos < HDR || memcmp(data + pos, magic, 4) != 0)
+		return false;
+	uint32_t len = get32(data + pos + 4);
+	if (len > size - pos - HDR || spool_crc32c(data + pos + HDR, len) != get32(data + pos + 8))
+		return false;
+	const char *p = data + pos + HDR, *end = p + len;
+	const char *f[4];
+	for (int i = 0; i < 4; i++) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		if (!nul)
+			return false;
+		f[i] = p;
+		p = nul + 1;
+	}
+	if (p != end)
+		return false;
+	rec->platform = f[0];
+	rec->received_at = f[1];
+	rec->dedupe_key = f[2];
+	rec->body = f[3];
+	rec->body_len = (size_t)(end - 1 - f[3]);
+	*next = pos + HDR + len;
+	return true;
+}
+
+/* Walks data: calls fn for each good record; returns their number. *good_end is the end
+ * of the last good record; *corrupt counts bad stretches followed by a good record (a bad
+ * stretch at the very end is a torn tail, not counted). */
+static long parse(const char *data, size_t size, size_t *good_end, uint64_t *corrupt,
+		  void (*fn)(void *ctx, const struct spool_record *r), void *ctx)
+{
+	size_t pos = 0, next;
+	long n = 0;
+	bool bad = false;
+	struct spool_record rec;
+	*good_end = 0;
+	while (pos < size) {
+		if (record_at(data, size, pos, &rec, &next)) {
+			if (bad && corrupt)
+				(*corrupt)++;
+			bad = false;
+			if (fn)
+				fn(ctx, &rec);
+			n++;
+			pos = next;
+			*good_end = pos;
+			continue;
+		}
+		bad = true;
+		const char *m = memmem(data + pos + 1, size - pos - 1, magic, 4);
+		pos = m ? (size_t)(m - data) : size;
+	}
+	return n;
+}
+
+static char *read_file(const char *path, size_t *size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	char *buf = NULL;
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		goto fail;
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf)
+		goto fail;
+	size_t got = 0;
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto fail;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*size = got;
+	return buf;
+fail:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+long spool_check_file(const char *path, uint64_t *corrupt, uint64_t *bytes, char *err,
+		      size_t errlen)
+{
+	size_t size, good_end;
+	char *data = read_file(path, &size, err, errlen);
+	if (!data)
+		return -1;
+	long n = parse(data, size, &good_end, corrupt, NULL, NULL);
+	free(data);
+	if (good_end < size) {
+		if (truncate(path, (off_t)good_end) < 0) {
+			snprintf(err, errlen, "%s: cannot cut the torn tail: %s", path, strerror(errno));
+			return -1;
+		}
+		char off[24];
+		snprintf(off, sizeof off, "%zu", good_end);
+		log_warn("spool: cut a torn tail", "file", path, "at", off);
+	}
+	*bytes = good_end;
+	return n;
+}
+
+/* mkdir -p, mode 0700 for what it creates. */
+static int mkdir_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(path, 0700);
+		*p = '/';
+		if (rc < 0 && errno != EEXIST)
+			return -1;
+	}
+	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- segments ---- */
+
+static void segment_path(const struct spool *s, uint64_t seq, char *out, size_t len)
+{
+	snprintf(out, len, "%s/spool-%016" PRIx64 ".log", s->dir, seq);
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Sequence numbers of the segment files, ascending; *n of them. */
+static uint64_t *list_segments(const char *dir, int *n)
+{
+	DIR *d = opendir(dir);
+	uint64_t *seqs = NULL;
+	int cap = 0;
+	*n = 0;
+	if (!d)
+		return NULL;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		uint64_t seq;
+		char tail[8];
+		if (sscanf(e->d_name, "spool-%16" SCNx64 ".%4s", &seq, tail) != 2 || strcmp(tail, "log"))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			uint64_t *p = realloc(seqs, (size_t)cap * sizeof *p);
+			if (!p)
+				break;
+			seqs = p;
+		}
+		seqs[(*n)++] = seq;
+	}
+	closedir(d);
+	for (int i = 1; i < *n; i++) /* insertion sort: few files */
+		for (int k = i; k > 0 && seqs[k - 1] > seqs[k]; k--) {
+			uint64_t t = seqs[k];
+			seqs[k] = seqs[k - 1];
+			seqs[k - 1] = t;
+		}
+	return seqs;
+}
+
+/* ---- writer thread ---- */
+
+static bool write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+static bool open_segment(struct spool *s)
+{
+	char path[4096];
+	uint64_t seq = s->next_seq++;
+	segment_path(s, seq, path, sizeof path);
+	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (s->fd < 0 || fsync_dir(s->dir) < 0) {
+		log_error("spool: cannot create a segment", "file", path, "error", strerror(errno));
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		return false;
+	}
+	s->active_seq = seq;
+	s->active_size = 0;
+	return true;
+}
+
+static void close_segment(struct spool *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->active_seq = 0;
+}
+
+/* Writes a batch of appends and syncs once; on any failure the segment is cut back to
+ * where the batch began, and every job of the batch reports failure. */
+static void write_batch(struct spool *s, struct job *batch)
+{
+	bool ok = true;
+	for (struct job *j = batch; j && ok; j = j->next) {
+		if (j->unlink_seq) {
+			char path[4096];
+			segment_path(s, j->unlink_seq, path, sizeof path);
+			j->ok = unlink(path) == 0 || errno == ENOENT;
+			continue;
+		}
+	}
+	if (s->fd >= 0 && s->active_size >= SEGMENT_MAX_BYTES)
+		close_segment(s);
+	bool any = false;
+	for (struct job *j = batch; j; j = j->next)
+		any |= !j->unlink_seq;
+	if (any && s->fd < 0)
+		ok = open_segment(s);
+	uint64_t start = s->active_size;
+	for (struct job *j = batch; j && ok; j = j->next)
+		if (!j->unlink_seq)
+			ok = write_all(s->fd, j->buf, j->len);
+	if (any && ok)
+		ok = fdatasync(s->fd) == 0;
+	if (any && !ok && s->fd >= 0) {
+		log_error("spool: write failed", "error", strerror(errno));
+		if (ftruncate(s->fd, (off_t)start) < 0)
+			log_error("spool: cannot cut a failed write", "error", strerror(errno));
+		close_segment(s);
+	}
+	for (struct job *j = batch; j; j = j->next) {
+		if (!j->unlink_seq) {
+			j->ok = ok;
+			if (ok)
+				s->active_size += j->len;
+		}
+	}
+	if (any)
+		s->fsyncs++;
+	bool unlinked = false;
+	for (struct job *j = batch; j; j = j->next)
+		unlinked |= j->unlink_seq != 0;
+	if (unlinked)
+		fsync_dir(s->dir);
+}
+
+static void *writer_main(void *arg)
+{
+	struct spool *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->q_head && !s->stop && !s->seal_req)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->q_head) {
+			if (s->seal_req) {
+				close_segment(s);
+				s->seal_req = false;
+				continue;
+			}
+			break; /* stop, and nothing left */
+		}
+		struct job *batch = s->q_head;
+		s->q_head = s->q_tail = NULL;
+		pthread_mutex_unlock(&s->mu);
+		write_batch(s, batch);
+		pthread_mutex_lock(&s->mu);
+		struct job *last = batch;
+		while (last->next)
+			last = last->next;
+		if (s->done_tail)
+			s->done_tail->next = batch;
+		else
+			s->done_head = batch;
+		s->done_tail = last;
+		uint64_t one = 1;
+		if (write(s->efd, &one, sizeof one) < 0)
+			log_error("spool: cannot wake the loop", "error", strerror(errno));
+	}
+	close_segment(s);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Loop side: reports finished jobs. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct spool *s = arg;
+	uint64_t n;
+	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		log_error("spool: eventfd read failed", "error", strerror(errno));
+	pthread_mutex_lock(&s->mu);
+	struct job *j = s->done_head;
+	s->done_head = s->done_tail = NULL;
+	s->st.fsyncs = s->fsyncs;
+	pthread_mutex_unlock(&s->mu);
+	while (j) {
+		struct job *next = j->next;
+		if (!j->unlink_seq && !j->ok) {
+			s->st.bytes -= j->len;
+			s->st.records--;
+			s->full = false;
+		}
+		if (j->done)
+			j->done(j->arg, j->ok);
+		free(j);
+		j = next;
+	}
+}
+
+static void enqueue(struct spool *s, struct job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (s->q_tail)
+		s->q_tail->next = j;
+	else
+		s->q_head = j;
+	s->q_tail = j;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- public ---- */
+
+int spool_append(struct spool *s, const struct spool_record *rec, void (*done)(void *arg, bool ok),
+		 void *arg)
+{
+	size_t pl = strlen(rec->platform) + 1, rl = strlen(rec->received_at) + 1,
+	       kl = strlen(rec->dedupe_key) + 1, len = pl + rl + kl + rec->body_len + 1;
+	if (s->st.bytes + HDR + len > s->max_bytes || len > UINT32_MAX) {
+		s->full = true;
+		return -1;
+	}
+	struct job *j = calloc(1, sizeof *j + HDR + len);
+	if (!j)
+		return -1;
+	char *p = j->buf + HDR;
+	memcpy(p, rec->platform, pl);
+	memcpy(p + pl, rec->received_at, rl);
+	memcpy(p + pl + rl, rec->dedupe_key, kl);
+	memcpy(p + pl + rl + kl, rec->body, rec->body_len);
+	p[len - 1] = '\0';
+	memcpy(j->buf, magic, 4);
+	put32(j->buf + 4, (uint32_t)len);
+	put32(j->buf + 8, spool_crc32c(p, len));
+	put32(j->buf + 12, 0);
+	j->len = HDR + len;
+	j->done = done;
+	j->arg = arg;
+	s->st.bytes += j->len;
+	s->st.records++;
+	s->st.appended++;
+	enqueue(s, j);
+	return 0;
+}
+
+void spool_seal(struct spool *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->active_seq) {
+		s->seal_req = true;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void collect(void *ctx, const struct spool_record *r)
+{
+	struct spool_segment *seg = ctx;
+	seg->rec[seg->n++] = *r;
+}
+
+int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, size_t errlen)
+{
+	int n = 0, rc = 0;
+	uint64_t *seqs = list_segments(s->dir, &n);
+	memset(seg, 0, sizeof *seg);
+	pthread_mutex_lock(&s->mu);
+	uint64_t active = s->active_seq;
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (seqs[i] == active)
+			continue;
+		char path[4096];
+		size_t good_end;
+		segment_path(s, seqs[i], path, sizeof path);
+		seg->data = read_file(path, &seg->size, err, errlen);
+		if (!seg->data) {
+			rc = -1;
+			break;
+		}
+		long count = parse(seg->data, seg->size, &good_end, NULL, NULL, NULL);
+		seg->rec = calloc((size_t)count + 1, sizeof *seg->rec);
+		if (!seg->rec) {
+			snprintf(err, errlen, "out of memory");
+			spool_segment_free(seg);
+			rc = -1;
+			break;
+		}
+		parse(seg->data, seg->size, &good_end, NULL, collect, seg);
+		seg->seq = seqs[i];
+		rc = 1;
+	}
+	free(seqs);
+	return rc;
+}
+
+void spool_segment_free(struct spool_segment *seg)
+{
+	free(seg->rec);
+	free(seg->data);
+	memset(seg, 0, sizeof *seg);
+}
+
+void spool_release(struct spool *s, struct spool_segment *seg)
+{
+	struct job *j = calloc(1, sizeof *j);
+	s->st.bytes = s->st.bytes > seg->size ? s->st.bytes - seg->size : 0;
+	s->st.records = s->st.records > (uint64_t)seg->n ? s->st.records - (uint64_t)seg->n : 0;
+	s->full = false;
+	if (j) {
+		j->unlink_seq = seg->seq;
+		enqueue(s, j);
+	}
+	spool_segment_free(seg);
+}
+
+void spool_get_stats(struct spool *s, struct spool_stats *out)
+{
+	*out = s->st;
+}
+
+bool spool_is_full(struct spool *s)
+{
+	return s->full || s->st.bytes + 4096 > s->max_bytes;
+}
+
+struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_bytes, char *err,
+			 size_t errlen)
+{
+	struct spool *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->fd = -1;
+	s->efd = -1;
+	s->max_bytes = max_bytes;
+	s->dir = strdup(dir);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (!s->dir || mkdir_parents(s->dir) < 0) {
+		snprintf(err, errlen, "CALLBRIDGE_SPOOL_DIR: cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	int n = 0;
+	uint64_t *seqs = list_segments(dir, &n);
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		uint64_t bytes = 0, corrupt = 0;
+		segment_path(s, seqs[i], path, sizeof path);
+		long count = spool_check_file(path, &corrupt, &bytes, err, errlen);
+		if (count < 0) {
+			free(seqs);
+			goto fail;
+		}
+		if (corrupt) {
+			char c[24];
+			snprintf(c, sizeof c, "%" PRIu64, corrupt);
+			log_error("spool: skipping records whose checksum fails", "file", path, "records", c);
+		}
+		s->st.records += (uint64_t)count;
+		s->st.bytes += bytes;
+		s->st.corrupt += corrupt;
+		s->next_seq = seqs[i] + 1;
+	}
+	free(seqs);
+	if (s->next_seq == 0)
+		s->next_seq = 1;
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->ev = s->efd >= 0 ? event_new(base, s->efd, EV_READ | EV_PERSIST, on_done, s) : NULL;
+	if (!s->ev || event_add(s->ev, NULL) < 0) {
+		snprintf(err, errlen, "spool: cannot set up its event");
+		goto fail;
+	}
+	if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+		snprintf(err, errlen, "spool: cannot start its thread");
+		goto fail;
+	}
+	s->thread_started = true;
+	if (s->st.records) {
+		char r[24];
+		snprintf(r, sizeof r, "%" PRIu64, s->st.records);
+		log_info("spool: records waiting to be drained", "records", r);
+	}
+	return s;
+fail:
+	spool_close(&s);
+	return NULL;
+}
+
+void spool_close(struct spool **sp)
+{
+	struct spool *s = *sp;
+	if (!s)
+		return;
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	/* Jobs finished but not reported: free them without calling back. */
+	for (struct job *j = s->done_head; j;) {
+		struct job *next = j->next;
+		free(j);
+		j = next;
+	}
+	if (s->ev)
+		event_free(s->ev);
+	if (s->efd >= 0)
+		close(s->efd);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->dir);
+	free(s);
+	*sp = NULL;
+}

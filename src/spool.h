@@ -1,0 +1,97 @@
+/* spool — the writer's fallback while PostgreSQL is away: verified deliveries appended
+ * to local segment files, fsync'd before they are acknowledged, and drained later through
+ * the normal idempotent path.
+ *
+ * DESIGN
+ * Guarantee: when spool_append() reports success, the record is on disk (write + fdatasync
+ * of its segment, directory fsync'd when the segment was created); a crash at any moment
+ * loses no reported record. Appends are grouped: a writer thread takes every record queued
+ * since its last fdatasync and syncs them together, so the event loop never blocks on disk
+ * (it only copies the record into the queue). Completions come back to the loop through an
+ * eventfd.
+ *
+ * Format: segment files <dir>/spool-<16 hex digits>.log, appended in order. A record is a
+ * 16-byte header (magic "CBS1", payload length, CRC-32C of the payload, reserved) followed
+ * by the payload: platform slug, received_at, dedupe key and body, each NUL-terminated.
+ * Start-up scans every segment: a torn last record (crash mid-write) is cut off, a record
+ * whose checksum fails is reported and skipped, everything else survives.
+ *
+ * Draining: spool_seal() closes the segment being written; spool_next_sealed() hands out
+ * the oldest sealed segment's records; spool_release() deletes a segment once all its
+ * records are committed. Re-draining after a crash only produces duplicates.
+ *
+ * Ownership: spool_append copies what it is given; records handed out by
+ * spool_load_segment belong to the caller's struct spool_segment until
+ * spool_segment_free. */
+#ifndef CALLBRIDGE_SPOOL_H
+#define CALLBRIDGE_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct spool;
+
+struct spool_record {
+	const char *platform;
+	const char *received_at;
+	const char *dedupe_key;
+	const char *body;
+	size_t body_len;
+};
+
+struct spool_stats {
+	uint64_t bytes;	      /* on disk, all segments */
+	uint64_t records;     /* not yet drained */
+	uint64_t corrupt;     /* records skipped at start-up because their checksum failed */
+	uint64_t appended;    /* since start */
+	uint64_t fsyncs;      /* since start */
+};
+
+/* Opens (creating) dir, repairs and counts existing segments, starts the writer thread.
+ * NULL with err filled on failure. */
+struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_bytes, char *err,
+			 size_t errlen);
+
+/* Queues rec for a durable append; done(arg, ok) is called from the loop once it is on
+ * disk (ok = true) or could not be written (ok = false). Returns -1 at once (done not
+ * called) when the spool is full. */
+int spool_append(struct spool *s, const struct spool_record *rec, void (*done)(void *arg, bool ok),
+		 void *arg) __attribute__((warn_unused_result));
+
+/* Ends the segment being written, so that everything appended so far can be drained. */
+void spool_seal(struct spool *s);
+
+struct spool_segment {
+	uint64_t seq;
+	int n;
+	struct spool_record *rec;
+	char *data;
+	size_t size;
+};
+
+/* Loads the oldest sealed segment into seg. Returns 1 when one was loaded, 0 when there
+ * is none, -1 on a read error (err filled). */
+int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, size_t errlen);
+
+/* Deletes a drained segment and frees seg. */
+void spool_release(struct spool *s, struct spool_segment *seg);
+void spool_segment_free(struct spool_segment *seg);
+
+void spool_get_stats(struct spool *s, struct spool_stats *out);
+/* True once an append has been refused for room (until a segment is drained). */
+bool spool_is_full(struct spool *s);
+
+/* Stops the writer thread after it has written what is queued; reports nothing more. */
+void spool_close(struct spool **s);
+
+/* CRC-32C (Castagnoli) of len bytes. */
+uint32_t spool_crc32c(const void *data, size_t len);
+
+/* Checks one segment file and cuts a torn tail. Returns the number of good records, or -1
+ * with err filled; *corrupt counts records skipped for a bad checksum. Exposed for tests. */
+long spool_check_file(const char *path, uint64_t *corrupt, uint64_t *bytes, char *err,
+		      size_t errlen);
+
+#endif
