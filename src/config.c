@@ -23,7 +23,7 @@ struct cfg_entry {
 	const char *meaning;
 };
 
-static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
+static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
 static const char *const format_choices[] = {"text", "json", NULL};
 
 #define F(field) offsetof(struct config, field)
@@ -34,8 +34,8 @@ static const struct cfg_entry table[] = {
 	{"CALLBRIDGE_LISTEN", CFG_STR, F(listen), "0.0.0.0", 0, 0, NULL, "bind address"},
 	{"CALLBRIDGE_MAX_BODY_BYTES", CFG_LONG, F(max_body_bytes), "1048576", 1024, 67108864, NULL,
 	 "larger bodies get 413"},
-	{"CALLBRIDGE_LOG_LEVEL", CFG_ENUM, F(log_level), "info", 0, 0, level_choices,
-	 "`debug`, `info`, `warn` or `error`"},
+	{"CALLBRIDGE_LOG_LEVEL", CFG_ENUM, F(log_level), "notice", 0, 0, level_choices,
+	 "`debug`, `info` (adds a line per delivery), `notice`, `warn` or `error`"},
 	{"CALLBRIDGE_LOG_FORMAT", CFG_ENUM, F(log_format), "text", 0, 0, format_choices,
 	 "`text` or `json` (one object per line)"},
 	{"CALLBRIDGE_BATCH_MAX", CFG_INT, F(batch_max), "256", 1, 10000, NULL,

@@ -47,7 +47,7 @@ static void finish_segment(struct drain *d)
 		log_warn("spool: segment not fully drained; will retry", "segment", seq);
 		spool_segment_free(&d->seg);
 	} else {
-		log_info("spool: segment drained", "segment", seq, "records", n);
+		log_notice("spool: segment drained", "segment", seq, "records", n);
 		spool_release(d->spool, &d->seg);
 	}
 	d->active = false;

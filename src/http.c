@@ -131,11 +131,11 @@ static void finish_delivery(struct pending *pd, int status, enum metrics_outcome
 {
 	struct http_server *s = pd->srv;
 	int64_t latency = ts_now_us() - pd->start_us;
-	metrics_delivery((int)(pd->platform - platforms), out, latency);
-	if (log_enabled(LOG_DEBUG) || status != 200) {
+	metrics_delivery((int)(pd->platform - platforms), pd->m.event_type, out, latency);
+	if (log_enabled(LOG_INFO)) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
-		log_write(status == 200 ? LOG_DEBUG : LOG_INFO, "delivery", "platform",
+		log_write(LOG_INFO, "delivery", "platform",
 			  pd->platform->slug, "event", pd->m.event_type, "dedupe_key",
 			  pd->w.dedupe_key, "outcome", word ? word : error, "ms", ms,
 			  (const char *)NULL);
@@ -238,7 +238,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 		return;
 	}
 	if ((long long)len > s->cfg->max_body_bytes) {
-		metrics_delivery(idx, OUT_TOO_LARGE, ts_now_us() - now);
+		metrics_delivery(idx, NULL, OUT_TOO_LARGE, ts_now_us() - now);
 		reply_error(s, req, 413, "body_too_large", "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
 		return;
 	}
@@ -260,7 +260,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->start_us = now;
 
 	if (intake_map(p, pd->body, len, header_of, req, true, now, &pd->m, &err) < 0) {
-		metrics_delivery(idx, err.status == 401 ? OUT_UNAUTHORIZED : OUT_INVALID,
+		metrics_delivery(idx, NULL, err.status == 401 ? OUT_UNAUTHORIZED : OUT_INVALID,
 				 ts_now_us() - now);
 		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
 			 err.detail);
@@ -279,7 +279,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->w.arg = pd;
 	int rc = pgw_submit(s->pgw, &pd->w);
 	if (rc == -2) {
-		metrics_delivery(idx, OUT_UNAVAILABLE, ts_now_us() - now);
+		metrics_delivery(idx, pd->m.event_type, OUT_UNAVAILABLE, ts_now_us() - now);
 		reply_error(s, req, 503, "overloaded", "too many deliveries in flight; retry later");
 		pending_free(pd);
 		return;

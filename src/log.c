@@ -8,10 +8,10 @@
 #include <time.h>
 #include <sys/time.h>
 
-static enum log_level threshold = LOG_INFO;
+static enum log_level threshold = LOG_NOTICE;
 static bool as_json;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "notice", "warn", "error"};
 
 void log_setup(enum log_level level, bool json)
 {

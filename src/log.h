@@ -6,7 +6,9 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* info is one line per delivery; notice is the daemon's own life (listening, connected,
+ * stopped), the default threshold, so that the request path writes no log by default. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARN, LOG_ERROR };
 
 /* Set once at start-up: level threshold and format (json when true). */
 void log_setup(enum log_level level, bool json);
@@ -18,6 +20,7 @@ void log_write(enum log_level level, const char *msg, ...);
 
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__, (const char *)NULL)
 #define log_info(...)  log_write(LOG_INFO, __VA_ARGS__, (const char *)NULL)
+#define log_notice(...) log_write(LOG_NOTICE, __VA_ARGS__, (const char *)NULL)
 #define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__, (const char *)NULL)
 #define log_error(...) log_write(LOG_ERROR, __VA_ARGS__, (const char *)NULL)
 

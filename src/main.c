@@ -108,7 +108,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(sv->base, NULL);
 		return;
 	}
-	log_info("stopping: no new connections; finishing deliveries in flight", "signal",
+	log_notice("stopping: no new connections; finishing deliveries in flight", "signal",
 		 sig == SIGTERM ? "TERM" : "INT");
 	http_stop(sv->http);
 	struct timeval now, tick = {0, 20000};
@@ -199,9 +199,9 @@ static int serve(const struct config *cfg)
 	}
 	char port[16];
 	snprintf(port, sizeof port, "%d", cfg->port);
-	log_info("listening", "address", cfg->listen, "port", port, "version", CALLBRIDGE_VERSION);
+	log_notice("listening", "address", cfg->listen, "port", port, "version", CALLBRIDGE_VERSION);
 	event_base_dispatch(sv.base);
-	log_info("stopped");
+	log_notice("stopped");
 	rc = 0;
 done:
 	drain_stop(sv.drainer);
@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 		else {
 			char n[16];
 			snprintf(n, sizeof n, "%d", rc);
-			log_info("migrations done", "applied", n);
+			log_notice("migrations done", "applied", n);
 			rc = 0;
 		}
 	} else {

@@ -4,6 +4,9 @@
 #include "platform.h"
 #include "spool.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include <event2/buffer.h>
 
 #define MAX_PLATFORMS 16
@@ -22,11 +25,41 @@ static uint64_t latency_count;
 static double latency_sum;
 static uint64_t http_by_class[6];
 
-void metrics_delivery(int platform, enum metrics_outcome outcome, int64_t latency_us)
+#define MAX_TYPES 256
+static struct {
+	int platform;
+	char name[64];
+	uint64_t n[OUT_COUNT];
+} types[MAX_TYPES + 1]; /* the last one is "other" */
+static int ntypes;
+
+static void count_type(int platform, const char *event_type, enum metrics_outcome outcome)
+{
+	int i;
+	for (i = 0; i < ntypes; i++)
+		if (types[i].platform == platform && strcmp(types[i].name, event_type) == 0)
+			break;
+	if (i == ntypes) {
+		if (ntypes == MAX_TYPES || strlen(event_type) >= sizeof types[0].name) {
+			i = MAX_TYPES;
+			types[i].platform = -1;
+		} else {
+			types[i].platform = platform;
+			snprintf(types[i].name, sizeof types[i].name, "%s", event_type);
+			ntypes++;
+		}
+	}
+	types[i].n[outcome]++;
+}
+
+void metrics_delivery(int platform, const char *event_type, enum metrics_outcome outcome,
+		      int64_t latency_us)
 {
 	if (platform < 0 || platform >= MAX_PLATFORMS)
 		return;
 	deliveries[platform][outcome]++;
+	if (event_type)
+		count_type(platform, event_type, outcome);
 	double s = (double)latency_us / 1e6;
 	int b = 0;
 	while (b < NBUCKETS && s > bucket_le[b])
@@ -43,6 +76,21 @@ void metrics_http(int status)
 		http_by_class[cls]++;
 }
 
+/* A label value, quoted and escaped as the text format wants. */
+static void label_value(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(out, "\\n", 2);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp)
 {
 	evbuffer_add_printf(out, "# HELP callbridge_deliveries_total Webhook deliveries by "
@@ -54,6 +102,23 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 					    "%llu\n",
 					    platforms[p].slug, outcome_names[o],
 					    (unsigned long long)deliveries[p][o]);
+
+	evbuffer_add_printf(out, "# HELP callbridge_events_total Deliveries by platform, event "
+				 "type and outcome.\n# TYPE callbridge_events_total counter\n");
+	for (int i = 0; i <= MAX_TYPES; i++) {
+		if (i == ntypes && i < MAX_TYPES)
+			i = MAX_TYPES;
+		for (int o = 0; o < OUT_COUNT; o++) {
+			if (!types[i].n[o])
+				continue;
+			evbuffer_add_printf(out, "callbridge_events_total{platform=\"%s\",event_type=",
+					    types[i].platform >= 0 ? platforms[types[i].platform].slug
+								   : "other");
+			label_value(out, i == MAX_TYPES ? "other" : types[i].name);
+			evbuffer_add_printf(out, ",outcome=\"%s\"} %llu\n", outcome_names[o],
+					    (unsigned long long)types[i].n[o]);
+		}
+	}
 
 	evbuffer_add_printf(out, "# HELP callbridge_delivery_seconds Time from a delivery's "
 				 "arrival to its answer.\n# TYPE callbridge_delivery_seconds histogram\n");
@@ -91,6 +156,20 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			    "callbridge_database_reconnects_total %llu\n",
 			    db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
 			    (unsigned long long)db->batched, (unsigned long long)db->reconnects);
+	evbuffer_add_printf(out, "# HELP callbridge_batch_size Deliveries per committed batch.\n"
+				 "# TYPE callbridge_batch_size histogram\n");
+	uint64_t bcum = 0;
+	for (int b = 0; b < PGW_BATCH_BUCKETS; b++) {
+		bcum += db->batch_hist[b];
+		evbuffer_add_printf(out, "callbridge_batch_size_bucket{le=\"%d\"} %llu\n", 1 << b,
+				    (unsigned long long)bcum);
+	}
+	bcum += db->batch_hist[PGW_BATCH_BUCKETS];
+	evbuffer_add_printf(out,
+			    "callbridge_batch_size_bucket{le=\"+Inf\"} %llu\n"
+			    "callbridge_batch_size_sum %llu\ncallbridge_batch_size_count %llu\n",
+			    (unsigned long long)bcum, (unsigned long long)db->batched,
+			    (unsigned long long)db->batches);
 	if (sp)
 		evbuffer_add_printf(out,
 				    "# HELP callbridge_spool_bytes Bytes in the spool.\n"

@@ -25,7 +25,10 @@ enum metrics_outcome {
 };
 
 /* platform is an index into platforms[]. */
-void metrics_delivery(int platform, enum metrics_outcome outcome, int64_t latency_us);
+/* event_type may be NULL (refused before it was known). The first 256 distinct
+ * (platform, event type) pairs get their own series; later ones count as "other". */
+void metrics_delivery(int platform, const char *event_type, enum metrics_outcome outcome,
+		      int64_t latency_us);
 void metrics_http(int status);
 /* sp is NULL when the spool is disabled. */
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp);

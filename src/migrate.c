@@ -92,7 +92,7 @@ int migrate_run(const char *conninfo, char *err, size_t errlen)
 		PQclear(r);
 		if (!ok || exec_ok(pg, "COMMIT", err, errlen) < 0)
 			goto fail;
-		log_info("migration applied", "version", m->version);
+		log_notice("migration applied", "version", m->version);
 		count++;
 	}
 	goto done;

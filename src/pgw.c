@@ -417,7 +417,7 @@ static void segment_done(struct conn *c)
 		c->backoff_ms = 0;
 		char id[12];
 		snprintf(id, sizeof id, "%d", c->id);
-		log_info("database connected", "connection", id);
+		log_notice("database connected", "connection", id);
 		break;
 	case PH_EVENTS:
 		evtimer_del(c->timer);
@@ -446,6 +446,10 @@ static void segment_done(struct conn *c)
 		if (!bad) {
 			w->stats.batches++;
 			w->stats.batched += (uint64_t)c->nbatch;
+			int b = 0;
+			while (b < PGW_BATCH_BUCKETS && c->nbatch > (1 << b))
+				b++;
+			w->stats.batch_hist[b]++;
 			for (int i = 0; i < c->nbatch; i++)
 				finish(w, c->batch[i], c->batch[i]->fresh ? PGW_STORED : PGW_DUPLICATE);
 			c->nbatch = 0;

@@ -80,12 +80,15 @@ struct pgw_options {
 	int batch_timeout_s;
 };
 
+#define PGW_BATCH_BUCKETS 11 /* batch size histogram: <=1, <=2, ... <=1024, more */
+
 struct pgw_stats {
 	bool up;		/* at least one connection ready */
 	int inflight;		/* submitted, done() not yet called */
 	uint64_t batches;	/* committed batches */
 	uint64_t batched;	/* deliveries in committed batches */
 	uint64_t reconnects;
+	uint64_t batch_hist[PGW_BATCH_BUCKETS + 1];
 };
 
 struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt);

@@ -612,7 +612,7 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 	if (s->st.records) {
 		char r[24];
 		snprintf(r, sizeof r, "%" PRIu64, s->st.records);
-		log_info("spool: records waiting to be drained", "records", r);
+		log_notice("spool: records waiting to be drained", "records", r);
 	}
 	return s;
 fail:

@@ -85,7 +85,7 @@ check_fixture() {
 				col=${key#*].}
 				[ "$table" = call_audits ] && [ "$col" = call_id ] && continue
 				val=$(printf '%b' "${line#* = }")
-				echo "SELECT $(q "$key"), (t.$col IS NOT DISTINCT FROM $(q "$val")::${coltype[$table.$col]})::text, t.$col::text $where;"
+				echo "SELECT $(q "$key"), (t.$col IS NOT DISTINCT FROM $(q "$val")::${coltype[$table.$col]})::text, replace(t.$col::text, chr(10), '\\n') $where;"
 			done < <(grep -F "$idx." "$rows")
 		done
 		# Transcript: count and every segment.

@@ -15,7 +15,7 @@ DAEMON_PID=
 PG_DIR=$TMP/pg
 PG_PORT=
 PORT=
-export CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-info}
+export CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-info} # a line per delivery, for failures
 export PGOPTIONS="-c client_min_messages=warning"
 
 pass() { T_COUNT=$((T_COUNT + 1)); echo "ok $T_COUNT - $1"; }
