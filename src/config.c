@@ -52,6 +52,8 @@ static const struct cfg_entry table[] = {
 	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
 	{"CALLBRIDGE_READ_TIMEOUT_SECONDS", CFG_INT, F(read_timeout_seconds), "30", 1, 3600, NULL,
 	 "close a client connection idle or slow for this long"},
+	{"CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS", CFG_INT, F(signature_tolerance_seconds), "300", 1,
+	 86400, NULL, "timestamped signatures further than this from our clock are refused"},
 	{"CALLBRIDGE_SPOOL_DIR", CFG_STR, F(spool_dir), "var/spool", 0, 0, NULL,
 	 "while PostgreSQL is away, deliveries are fsync'd here and acknowledged; empty: answer 503 instead"},
 	{"CALLBRIDGE_SPOOL_MAX_BYTES", CFG_LONG, F(spool_max_bytes), "1073741824", 1048576,

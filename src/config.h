@@ -24,6 +24,7 @@ struct config {
 	int db_reconnect_max_seconds;
 	int read_timeout_seconds;
 	int shutdown_timeout_seconds;
+	int signature_tolerance_seconds;
 	const char *spool_dir; /* "" disables the spool */
 	long long spool_max_bytes;
 };

@@ -7,6 +7,7 @@
 #include "platform.h"
 #include "spool.h"
 #include "ts.h"
+#include "verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,7 +225,7 @@ static void delivery_done(struct pgw_delivery *wd)
 }
 
 static void handle_webhook(struct http_server *s, struct evhttp_request *req,
-			   const struct platform *p)
+			   const struct platform *p, const char *token)
 {
 	int idx = (int)(p - platforms);
 	int64_t now = ts_now_us();
@@ -259,7 +260,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->platform = p;
 	pd->start_us = now;
 
-	if (intake_map(p, pd->body, len, header_of, req, true, now, &pd->m, &err) < 0) {
+	if (intake_request(p, token, pd->body, len, header_of, req, now, &pd->m, &err) < 0) {
 		metrics_delivery(idx, NULL, err.status == 401 ? OUT_UNAUTHORIZED : OUT_INVALID,
 				 ts_now_us() - now);
 		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
@@ -309,15 +310,25 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (!path)
 		path = "";
 	if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
+		/* /webhooks/<slug>[/<token>][/] */
 		const char *slug = path + sizeof prefix - 1;
 		size_t n = strcspn(slug, "/");
 		const struct platform *p = platform_find(slug, n);
-		if (!p || (slug[n] == '/' && slug[n + 1] != '\0')) {
+		char token[256] = "";
+		const char *rest = slug[n] == '/' ? slug + n + 1 : "";
+		size_t tl = strcspn(rest, "/");
+		bool extra = rest[tl] == '/' && rest[tl + 1] != '\0';
+		if (p && tl > 0 && tl < sizeof token && !extra &&
+		    verify_has_path_token((int)(p - platforms)))
+			memcpy(token, rest, tl);
+		else if (tl > 0 || extra)
+			p = NULL;
+		if (!p) {
 			reply_error(s, req, 404, "unknown_platform",
 				    "no such platform; use /webhooks/<slug>");
 			return;
 		}
-		handle_webhook(s, req, p);
+		handle_webhook(s, req, p, token[0] ? token : NULL);
 		return;
 	}
 

@@ -45,21 +45,38 @@ static const char *hash_key(struct mapped *m, const char *bytes, size_t len)
 	return rows_strdup(m, hex);
 }
 
+static int map_body(const struct platform *p, const char *body, size_t len,
+		    const char *(*header)(void *ctx, const char *name), void *ctx,
+		    struct mapped *out, struct intake_error *err);
+
+int intake_request(const struct platform *p, const char *path_token, const char *body, size_t len,
+		   const char *(*header)(void *ctx, const char *name), void *ctx, int64_t now_us,
+		   struct mapped *out, struct intake_error *err)
+{
+	enum verify_result v = verify_request((int)(p - platforms), p->scheme, p->signature_header,
+					      path_token, body, len, header, ctx, now_us / 1000000);
+	if (v != VERIFY_OK)
+		return refuse(err, 401, verify_result_name(v),
+			      v == VERIFY_MISSING ? "the request is not signed"
+			      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
+			      : v == VERIFY_TOKEN ? "the route's token is missing or wrong"
+						  : "the signature does not match");
+	return map_body(p, body, len, header, ctx, out, err);
+}
+
 int intake_map(const struct platform *p, const char *body, size_t len,
 	       const char *(*header)(void *ctx, const char *name), void *ctx, bool verify,
 	       int64_t now_us, struct mapped *out, struct intake_error *err)
 {
-	int idx = (int)(p - platforms);
-	if (verify) {
-		enum verify_result v =
-			verify_check(idx, p->scheme, p->signature_header, body, len, header, ctx,
-				     now_us / 1000000);
-		if (v != VERIFY_OK)
-			return refuse(err, 401, verify_result_name(v),
-				      v == VERIFY_MISSING ? "the request is not signed"
-				      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
-							  : "the signature does not match");
-	}
+	if (verify)
+		return intake_request(p, NULL, body, len, header, ctx, now_us, out, err);
+	return map_body(p, body, len, header, ctx, out, err);
+}
+
+static int map_body(const struct platform *p, const char *body, size_t len,
+		    const char *(*header)(void *ctx, const char *name), void *ctx,
+		    struct mapped *out, struct intake_error *err)
+{
 
 	if (has_nul_escape(body, len))
 		return refuse(err, 400, "unstorable",

@@ -66,15 +66,9 @@ static int die(const char *fmt, ...)
 
 static bool patterned_name(const char *name)
 {
-	/* CALLBRIDGE_<SLUG>_SECRET for a known slug. */
-	for (int i = 0; i < platform_count; i++) {
-		char want[64];
-		size_t k = (size_t)snprintf(want, sizeof want, "CALLBRIDGE_%s_SECRET", platforms[i].slug);
-		for (size_t j = 0; j < k; j++)
-			want[j] = (char)toupper((unsigned char)want[j]);
-		if (strcmp(name, want) == 0)
+	for (int i = 0; i < platform_count; i++)
+		if (verify_is_setting(platforms[i].slug, name))
 			return true;
-	}
 	return false;
 }
 
@@ -122,14 +116,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(sv->base, NULL);
 }
 
-static int load_secrets(void)
+static int load_secrets(const struct config *cfg)
 {
 	char err[256];
-	for (int i = 0; i < platform_count; i++) {
+	verify_set_tolerance(cfg->signature_tolerance_seconds);
+	for (int i = 0; i < platform_count; i++)
 		if (verify_load(i, platforms[i].slug, platforms[i].scheme, err, sizeof err) < 0)
 			return die("%s", err);
+	for (int i = 0; i < platform_count; i++) {
 		if (!verify_required(i))
-			log_warn("no signing secret configured: anyone can post to this platform's route",
+			log_warn("no secret or token configured: anyone can post to this platform's route",
 				 "platform", platforms[i].slug);
 	}
 	return 0;
@@ -143,7 +139,7 @@ static int serve(const struct config *cfg)
 
 	if (!cfg->database_url)
 		return die("%s", "DATABASE_URL is not set (make run starts a local PostgreSQL and sets it)");
-	if (load_secrets() != 0)
+	if (load_secrets(cfg) != 0)
 		return 1;
 	int pending = migrate_pending(cfg->database_url, err, sizeof err);
 	if (pending > 0)

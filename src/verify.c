@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -22,7 +23,105 @@ struct secret {
 static struct {
 	struct secret s[MAX_SECRETS];
 	int n;
+	char upper[32];	       /* the slug in upper case: names its variables */
+	bool override;	       /* CALLBRIDGE_<SLUG>_SIGNATURE is set */
+	enum verify_scheme scheme;
+	char header[64];       /* for hmac-hex / stripe, "" = the default */
+	char *path_token, *bearer;
 } keys[MAX_PLATFORMS];
+
+static int tolerance = 300;
+
+void verify_set_tolerance(int seconds)
+{
+	tolerance = seconds;
+}
+
+static const char *const suffixes[] = {"_SECRET",	"_SECRET_FILE",	     "_SIGNATURE",
+				       "_PATH_TOKEN",	"_PATH_TOKEN_FILE",  "_BEARER_TOKEN",
+				       "_BEARER_TOKEN_FILE", NULL};
+
+bool verify_is_setting(const char *slug, const char *name)
+{
+	size_t n = strlen(slug);
+	if (strncmp(name, "CALLBRIDGE_", 11) != 0 || strncasecmp(name + 11, slug, n) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[11 + i] != toupper((unsigned char)slug[i]))
+			return false;
+	for (int k = 0; suffixes[k]; k++)
+		if (strcmp(name + 11 + n, suffixes[k]) == 0)
+			return true;
+	return false;
+}
+
+/* The value of CALLBRIDGE_<SLUG><suffix>, or of the file its _FILE twin names (one
+ * trailing newline dropped). NULL when neither is set; -1 via *bad on errors. Returns a
+ * malloc'd copy. */
+static char *setting(int idx, const char *suffix, char *err, size_t errlen, bool *bad)
+{
+	char name[96], fname[104];
+	snprintf(name, sizeof name, "CALLBRIDGE_%s%s", keys[idx].upper, suffix);
+	snprintf(fname, sizeof fname, "%s_FILE", name);
+	const char *val = cfg_lookup(name), *path = cfg_lookup(fname);
+	if (val && path) {
+		snprintf(err, errlen, "%s and %s are both set; keep one", name, fname);
+		*bad = true;
+		return NULL;
+	}
+	if (!path)
+		return val && *val ? strdup(val) : NULL;
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (!f || ferror(f) || n == sizeof buf - 1) {
+		snprintf(err, errlen, "%s: cannot read %s%s", fname, path,
+			 f && n == sizeof buf - 1 ? " (over 4 KiB)" : "");
+		if (f)
+			fclose(f);
+		*bad = true;
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	char *copy = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof buf);
+	return copy;
+}
+
+static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		enum verify_scheme scheme;
+	} names[] = {{"simz", VERIFY_SIMZ},	  {"hmac-hex", VERIFY_HEX_BODY},
+		     {"standard", VERIFY_STANDARD}, {"stripe", VERIFY_STRIPE},
+		     {"none", VERIFY_NONE}};
+	size_t n = strcspn(v, ":");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strlen(names[i].name) != n || strncmp(v, names[i].name, n) != 0)
+			continue;
+		keys[idx].override = true;
+		keys[idx].scheme = names[i].scheme;
+		if (v[n] == ':' && (names[i].scheme == VERIFY_HEX_BODY || names[i].scheme == VERIFY_STRIPE) &&
+		    v[n + 1] && strlen(v + n + 1) < sizeof keys[idx].header) {
+			snprintf(keys[idx].header, sizeof keys[idx].header, "%s", v + n + 1);
+			return 0;
+		}
+		if (v[n] == '\0')
+			return 0;
+		break;
+	}
+	snprintf(err, errlen,
+		 "CALLBRIDGE_%s_SIGNATURE: '%s' is not one of simz, hmac-hex[:Header], standard, "
+		 "stripe[:Header], none",
+		 keys[idx].upper, v);
+	return -1;
+}
 
 int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
 {
@@ -38,22 +137,53 @@ int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t c
 	return n;
 }
 
+static int load_secrets(int idx, const char *name, const char *val, enum verify_scheme scheme,
+			char *err, size_t errlen);
+
 int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err, size_t errlen)
 {
 	char name[64];
-	char upper[32];
 	size_t i;
-	for (i = 0; slug[i] && i + 1 < sizeof upper; i++)
-		upper[i] = (char)toupper((unsigned char)slug[i]);
-	upper[i] = '\0';
-	snprintf(name, sizeof name, "CALLBRIDGE_%s_SECRET", upper);
+	bool bad = false;
 	if (idx < 0 || idx >= MAX_PLATFORMS) {
 		snprintf(err, errlen, "too many platforms");
 		return -1;
 	}
-	const char *val = cfg_lookup(name);
+	for (i = 0; slug[i] && i + 1 < sizeof keys[idx].upper; i++)
+		keys[idx].upper[i] = (char)toupper((unsigned char)slug[i]);
+	keys[idx].upper[i] = '\0';
+	snprintf(name, sizeof name, "CALLBRIDGE_%s_SECRET", keys[idx].upper);
+
+	char *sig = setting(idx, "_SIGNATURE", err, errlen, &bad);
+	int rc = sig ? parse_scheme(idx, sig, err, errlen) : 0;
+	free(sig);
+	if (rc < 0 || bad)
+		return -1;
+	if (keys[idx].override)
+		scheme = keys[idx].scheme;
+	keys[idx].path_token = setting(idx, "_PATH_TOKEN", err, errlen, &bad);
+	keys[idx].bearer = bad ? NULL : setting(idx, "_BEARER_TOKEN", err, errlen, &bad);
+	char *val = bad ? NULL : setting(idx, "_SECRET", err, errlen, &bad);
+	if (bad)
+		return -1;
 	if (!val)
 		return 0;
+	if (scheme == VERIFY_NONE) {
+		snprintf(err, errlen, "%s is set but the signature scheme is none", name);
+		OPENSSL_cleanse(val, strlen(val));
+		free(val);
+		return -1;
+	}
+	rc = load_secrets(idx, name, val, scheme, err, errlen);
+	OPENSSL_cleanse(val, strlen(val));
+	free(val);
+	return rc;
+}
+
+/* Splits the comma-separated secrets of one variable into keys[idx]. */
+static int load_secrets(int idx, const char *name, const char *val, enum verify_scheme scheme,
+			char *err, size_t errlen)
+{
 	const char *p = val;
 	while (*p) {
 		size_t n = strcspn(p, ",");
@@ -92,7 +222,12 @@ int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err,
 
 bool verify_required(int idx)
 {
-	return keys[idx].n > 0;
+	return keys[idx].n > 0 || keys[idx].path_token || keys[idx].bearer;
+}
+
+bool verify_has_path_token(int idx)
+{
+	return keys[idx].path_token != NULL;
 }
 
 int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
@@ -172,7 +307,7 @@ static enum verify_result check_simz(int idx, const char *body, size_t len,
 		sig += 7;
 	if (!parse_unix(tss, &ts) || !unhex32(sig, strlen(sig), got))
 		return VERIFY_BAD;
-	if (ts < now_s - VERIFY_TOLERANCE_SECONDS || ts > now_s + VERIFY_TOLERANCE_SECONDS)
+	if (ts < now_s - tolerance || ts > now_s + tolerance)
 		return VERIFY_STALE;
 	const void *parts[] = {tss, ".", body};
 	const size_t lens[] = {strlen(tss), 1, len};
@@ -232,7 +367,7 @@ static enum verify_result check_standard(int idx, const char *body, size_t len,
 		return VERIFY_MISSING;
 	if (!parse_unix(tss, &ts))
 		return VERIFY_BAD;
-	if (ts < now_s - VERIFY_TOLERANCE_SECONDS || ts > now_s + VERIFY_TOLERANCE_SECONDS)
+	if (ts < now_s - tolerance || ts > now_s + tolerance)
 		return VERIFY_STALE;
 
 	unsigned char got[MAX_SECRETS][32];
@@ -259,12 +394,69 @@ static enum verify_result check_standard(int idx, const char *body, size_t len,
 	return match_any(idx, parts, lens, 5, cand, ncand);
 }
 
+/* Stripe style: t=<unix>,v1=<hex>[,v1=<hex>]; signed content "<t>.<body>". */
+static enum verify_result check_stripe(int idx, const char *sig_header, const char *body,
+				       size_t len, const char *(*header)(void *, const char *),
+				       void *ctx, int64_t now_s)
+{
+	const char *sig = header(ctx, sig_header);
+	unsigned char got[MAX_SECRETS][32];
+	const unsigned char *cand[MAX_SECRETS];
+	int ncand = 0;
+	char ts[24] = "";
+	if (!sig)
+		return VERIFY_MISSING;
+	for (const char *p = sig; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n > 2 && !strncmp(p, "t=", 2) && n - 2 < sizeof ts)
+			snprintf(ts, sizeof ts, "%.*s", (int)(n - 2), p + 2);
+		else if (n > 3 && !strncmp(p, "v1=", 3) && ncand < MAX_SECRETS &&
+			 unhex32(p + 3, n - 3, got[ncand]))
+			cand[ncand] = got[ncand], ncand++;
+		p += n + (p[n] == ',');
+	}
+	int64_t t;
+	if (!ts[0] || ncand == 0 || !parse_unix(ts, &t))
+		return VERIFY_BAD;
+	if (t < now_s - tolerance || t > now_s + tolerance)
+		return VERIFY_STALE;
+	const void *parts[] = {ts, ".", body};
+	const size_t lens[] = {strlen(ts), 1, len};
+	return match_any(idx, parts, lens, 3, cand, ncand);
+}
+
+static bool same_token(const char *want, const char *got)
+{
+	size_t n = strlen(want);
+	return got && strlen(got) == n && CRYPTO_memcmp(want, got, n) == 0;
+}
+
+enum verify_result verify_request(int idx, enum verify_scheme default_scheme,
+				  const char *default_header, const char *path_token,
+				  const char *body, size_t len,
+				  const char *(*header)(void *ctx, const char *name), void *ctx,
+				  int64_t now_s)
+{
+	if (keys[idx].path_token && !same_token(keys[idx].path_token, path_token))
+		return VERIFY_TOKEN;
+	if (keys[idx].bearer) {
+		const char *auth = header(ctx, "Authorization");
+		if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !same_token(keys[idx].bearer, auth + 7))
+			return VERIFY_TOKEN;
+	}
+	enum verify_scheme scheme = keys[idx].override ? keys[idx].scheme : default_scheme;
+	const char *h = keys[idx].header[0] ? keys[idx].header : default_header;
+	if (scheme == VERIFY_HEX_BODY && !h)
+		h = "X-Signature";
+	return verify_check(idx, scheme, h, body, len, header, ctx, now_s);
+}
+
 enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *sig_header,
 				const char *body, size_t len,
 				const char *(*header)(void *ctx, const char *name), void *ctx,
 				int64_t now_s)
 {
-	if (!verify_required(idx))
+	if (keys[idx].n == 0)
 		return VERIFY_OK;
 	switch (scheme) {
 	case VERIFY_SIMZ:
@@ -273,6 +465,9 @@ enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *
 		return check_hex_body(idx, sig_header, body, len, header, ctx);
 	case VERIFY_STANDARD:
 		return check_standard(idx, body, len, header, ctx, now_s);
+	case VERIFY_STRIPE:
+		return check_stripe(idx, sig_header ? sig_header : "Stripe-Signature", body, len,
+				    header, ctx, now_s);
 	case VERIFY_NONE:
 		break;
 	}
@@ -290,6 +485,8 @@ const char *verify_result_name(enum verify_result r)
 		return "signature_invalid";
 	case VERIFY_STALE:
 		return "signature_stale";
+	case VERIFY_TOKEN:
+		return "token_invalid";
 	}
 	return "signature_invalid";
 }
@@ -302,5 +499,10 @@ void verify_free(void)
 			free(keys[i].s[k].key);
 		}
 		keys[i].n = 0;
+		free(keys[i].path_token);
+		free(keys[i].bearer);
+		keys[i].path_token = keys[i].bearer = NULL;
+		keys[i].override = false;
+		keys[i].header[0] = '\0';
 	}
 }

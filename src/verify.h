@@ -1,7 +1,13 @@
 /* verify — checks a delivery's signature over the raw body bytes, before any parsing.
- * Secrets come from CALLBRIDGE_<SLUG>_SECRET (comma-separated: any of them may match,
- * for rotation); they are compared in constant time and never logged. A platform with
- * no secret configured is open: every request passes, and start-up warns once. */
+ * Per platform (SLUG in upper case):
+ *   CALLBRIDGE_<SLUG>_SECRET        secrets, comma-separated: any may match (rotation)
+ *   CALLBRIDGE_<SLUG>_SIGNATURE     the scheme, when not the platform's default: simz,
+ *                                   hmac-hex[:Header], standard, stripe[:Header], none
+ *   CALLBRIDGE_<SLUG>_PATH_TOKEN    required last path segment (/webhooks/<slug>/<token>)
+ *   CALLBRIDGE_<SLUG>_BEARER_TOKEN  required "Authorization: Bearer <token>"
+ * Each may instead name a file with a _FILE suffix (Docker secrets; one trailing newline
+ * is dropped). Secrets and tokens are compared in constant time and never logged. A
+ * platform with none of them is open: every request passes, and start-up warns once. */
 #ifndef CALLBRIDGE_VERIFY_H
 #define CALLBRIDGE_VERIFY_H
 
@@ -19,23 +25,41 @@ enum verify_scheme {
 	/* Standard Webhooks: webhook-id/-timestamp/-signature (or svix-*), "v1,<base64>"
 	 * entries over "<id>.<timestamp>.<body>", key = base64 of the secret after "whsec_". */
 	VERIFY_STANDARD,
+	/* Stripe style: "<Header>: t=<unix>,v1=<hex>[,v1=<hex>...]" over "<t>.<body>";
+	 * the header is Stripe-Signature unless named. */
+	VERIFY_STRIPE,
 };
 
-enum verify_result { VERIFY_OK, VERIFY_MISSING, VERIFY_BAD, VERIFY_STALE };
+enum verify_result { VERIFY_OK, VERIFY_MISSING, VERIFY_BAD, VERIFY_STALE, VERIFY_TOKEN };
 
-/* Timestamped schemes refuse requests further than this from our clock. */
-#define VERIFY_TOLERANCE_SECONDS 300
+/* Timestamped schemes refuse requests further than this from our clock (default 300). */
+void verify_set_tolerance(int seconds);
 
-/* Reads the secrets of platform number idx (slug for the variable name). Standard
- * Webhooks secrets are base64 after an optional "whsec_"; they are decoded here. Returns
- * -1 with a message in err when the variable is malformed. */
+/* Reads every setting of platform idx listed above; scheme is its default. Returns -1
+ * with a message naming the variable when one is malformed. */
 int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* True when platform idx has at least one secret. */
+/* True when platform idx checks something (a secret or a token). */
 bool verify_required(int idx);
 
-/* Checks a request. header() looks a request header up by name (NULL when absent). */
+/* True when platform idx requires a path token. */
+bool verify_has_path_token(int idx);
+
+/* True when name is one of the per-platform variables above for the platform slug. */
+bool verify_is_setting(const char *slug, const char *name);
+
+/* Checks a request against everything platform idx requires: tokens, then the signature
+ * in the configured scheme (default_scheme and default_header unless overridden).
+ * path_token is the request's token segment, or NULL. */
+enum verify_result verify_request(int idx, enum verify_scheme default_scheme,
+				  const char *default_header, const char *path_token,
+				  const char *body, size_t len,
+				  const char *(*header)(void *ctx, const char *name), void *ctx,
+				  int64_t now_s);
+
+/* Checks a signature in the given scheme with platform idx's secrets (OK when it has
+ * none). header() looks a request header up by name (NULL when absent). */
 enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *sig_header,
 				const char *body, size_t len,
 				const char *(*header)(void *ctx, const char *name), void *ctx,

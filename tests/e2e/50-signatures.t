@@ -8,7 +8,7 @@ migrate
 daemon_start CALLBRIDGE_SIMZ_SECRET="retired-secret,current-secret" CALLBRIDGE_ATOMS_SECRET=atoms-key \
 	CALLBRIDGE_ALLO_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 wait_ready || fail "daemon ready"
-like "$(cat "$TMP/daemon.log")" 'no signing secret configured.*platform=replicer' "open platforms are warned about"
+like "$(cat "$TMP/daemon.log")" 'no secret or token configured.*platform=replicer' "open platforms are warned about"
 if grep -q 'current-secret\|atoms-key\|MfKQ9r8' "$TMP/daemon.log"; then fail "secrets never logged"; else pass "secrets never logged"; fi
 
 body=$FIX/simz/call_completed.json
@@ -47,4 +47,47 @@ is "$CODE $(json_field error)" "401 signature_invalid" "Standard Webhooks: the i
 
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events")" 3 "only the accepted deliveries were stored"
 like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_deliveries_total\{platform="simz",outcome="unauthorized"\} 3' "refusals counted"
+daemon_stop
+
+# Overrides: a Stripe-style header for Replicer, a path token for Allo v1 (which signs
+# nothing), a bearer token for Simple AI, secrets from files, a tighter tolerance.
+printf 'file-secret\n' >"$TMP/replicer.secret"
+printf 'p4th-t0ken\n' >"$TMP/allo.token"
+daemon_start CALLBRIDGE_REPLICER_SIGNATURE=stripe:X-Sig CALLBRIDGE_REPLICER_SECRET_FILE="$TMP/replicer.secret" \
+	CALLBRIDGE_ALLO_PATH_TOKEN_FILE="$TMP/allo.token" CALLBRIDGE_SIMPLEAI_BEARER_TOKEN=b34rer \
+	CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS=60
+wait_ready
+printf '{"id":"evt-1","event":"call.ended","timestamp":"2026-04-05T14:04:00Z","data":{"callId":"clx-1"}}' >"$TMP/rep.json"
+rsig=$( { printf '%s.' "$now"; cat "$TMP/rep.json"; } | openssl dgst -sha256 -hmac file-secret -r | cut -d' ' -f1)
+post replicer "$TMP/rep.json" -H "X-Sig: t=$now,v1=0000000000000000000000000000000000000000000000000000000000000000,v1=$rsig"
+is "$CODE" 200 "Stripe-style t=,v1= header with a secret from a file: accepted"
+old=$((now - 120))
+rsig_old=$( { printf '%s.' "$old"; cat "$TMP/rep.json"; } | openssl dgst -sha256 -hmac file-secret -r | cut -d' ' -f1)
+post replicer "$TMP/rep.json" -H "X-Sig: t=$old,v1=$rsig_old"
+is "$CODE $(json_field error)" "401 signature_stale" "CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS=60 refuses two minutes"
+printf '{"topic":"PING","data":{}}' >"$TMP/ping.json"
+post allo "$TMP/ping.json"
+is "$CODE $(json_field error)" "401 token_invalid" "path token required: missing"
+post allo/wrong-token "$TMP/ping.json"
+is "$CODE $(json_field error)" "401 token_invalid" "path token required: wrong"
+post allo/p4th-t0ken "$TMP/ping.json"
+is "$CODE" 200 "path token right: accepted"
+post allo/p4th-t0ken/ "$TMP/ping.json"
+is "$CODE" 200 "trailing slash after the token"
+post simz/some-token "$FIX/simz/call_completed.json"
+is "$CODE" 404 "a token segment on a route without a token: 404"
+printf '{"event_type":"call.started","event_id":"e1","payload":{"call_id":"c1","attempt":1}}' >"$TMP/sa.json"
+post simpleai "$TMP/sa.json" -H "Authorization: Bearer nope"
+is "$CODE $(json_field error)" "401 token_invalid" "bearer token wrong"
+post simpleai "$TMP/sa.json" -H "Authorization: Bearer b34rer"
+is "$CODE" 200 "bearer token right"
+if grep -q 'file-secret\|p4th-t0ken\|b34rer' "$TMP/daemon.log"; then fail "tokens never logged"; else pass "tokens never logged"; fi
+daemon_stop
+
+CALLBRIDGE_ATOMS_SIGNATURE=md5 "$BIN" serve >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" "^1 callbridge: CALLBRIDGE_ATOMS_SIGNATURE: 'md5' is not one of" "unknown scheme fails start-up, naming the variable"
+CALLBRIDGE_ATOMS_SECRET=a CALLBRIDGE_ATOMS_SECRET_FILE=/dev/null "$BIN" serve >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" "^1 callbridge: CALLBRIDGE_ATOMS_SECRET and CALLBRIDGE_ATOMS_SECRET_FILE are both set" "a secret and its file: refused"
+CALLBRIDGE_ATOMS_SECRET_FILE=/nonexistent "$BIN" serve >"$TMP/out" 2>&1
+like "$? $(cat "$TMP/out")" "^1 callbridge: CALLBRIDGE_ATOMS_SECRET_FILE: cannot read /nonexistent" "an unreadable secret file: refused"
 done_testing
