@@ -15,6 +15,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 BUILD    ?= build
+BINDIR   ?= bin
 VERSION  := $(shell cat VERSION)
 
 # Everything but main.c goes into a library that the unit tests link too.
@@ -24,12 +25,12 @@ MIGRATIONS := $(sort $(wildcard sql/migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test test-unit test-e2e bench clean format format-check config-table
+.PHONY: all deps run test test-unit test-e2e test-asan bench clean format format-check
 
-all: bin/callbridge
+all: $(BINDIR)/callbridge
 
-bin/callbridge: $(BUILD)/main.o $(BUILD)/libcallbridge.a
-	@mkdir -p bin
+$(BINDIR)/callbridge: $(BUILD)/main.o $(BUILD)/libcallbridge.a
+	@mkdir -p $(BINDIR)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libcallbridge.a: $(LIB_OBJ)
@@ -47,7 +48,7 @@ $(BUILD)/migrations.o: $(BUILD)/migrations.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libcallbridge.a
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Itests/unit -o $@ $< $(BUILD)/libcallbridge.a $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -Isrc -Itests/unit -o $@ $< $(BUILD)/libcallbridge.a $(PKG_LIBS)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
@@ -74,6 +75,16 @@ test-e2e: all
 .PHONY: unit-bins
 unit-bins: $(UNIT_BIN)
 
+# The whole suite against a build with AddressSanitizer and UndefinedBehaviorSanitizer:
+# any report fails the test that triggered it (the daemon's stderr is checked at exit).
+ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BINDIR=bin-asan OPT="$(ASAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" all unit-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 UBSAN_OPTIONS=print_stacktrace=1 \
+		CB_TEST_BIN=$(CURDIR)/bin-asan/callbridge \
+		prove --exec '' --timer $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%) tests/e2e/*.t
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/bench.sh
@@ -85,6 +96,6 @@ format-check:
 	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h
 
 clean:
-	rm -rf $(BUILD) bin
+	rm -rf $(BUILD) bin build-asan bin-asan
 
 -include $(wildcard $(BUILD)/*.d)

@@ -184,7 +184,7 @@ const char *field_text_array(struct mapped *m, json_object *obj, const char *pat
 		    json_object_is_type(e, json_type_double))
 			len += 2 * strlen(json_object_get_string(e)) + 3;
 	}
-	char *out = (char *)rows_strndup(m, "", len), *p = out;
+	char *out = rows_alloc(m, len), *p = out;
 	if (!out)
 		return NULL;
 	*p++ = '{';

@@ -261,8 +261,10 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->start_us = now;
 
 	if (intake_request(p, token, pd->body, len, header_of, req, now, &pd->m, &err) < 0) {
-		metrics_delivery(idx, NULL, err.status == 401 ? OUT_UNAUTHORIZED : OUT_INVALID,
-				 ts_now_us() - now);
+		enum metrics_outcome out = err.status == 401 ? OUT_UNAUTHORIZED
+					   : strcmp(err.code, "unstorable") == 0 ? OUT_REJECTED
+										 : OUT_INVALID;
+		metrics_delivery(idx, NULL, out, ts_now_us() - now);
 		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
 			 err.detail);
 		reply_error(s, req, err.status, err.code, err.detail);

@@ -112,7 +112,7 @@ static char *upsert_sql(const struct row_spec *s)
 	return b.p;
 }
 
-static char stmt_names[NSTMTS][8];
+static char stmt_names[NSTMTS][16];
 static char *stmt_sql[NSTMTS];
 
 static int stmts_init(void)

@@ -88,6 +88,14 @@ static void *arena_alloc(struct mapped *m, size_t n)
 	return p;
 }
 
+char *rows_alloc(struct mapped *m, size_t n)
+{
+	char *p = arena_alloc(m, n);
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
 const char *rows_strndup(struct mapped *m, const char *s, size_t n)
 {
 	if (!s)

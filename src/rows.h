@@ -144,6 +144,9 @@ struct mapped {
 void rows_reset(struct mapped *m);
 void rows_free(struct mapped *m);
 
+/* n writable bytes in the arena, zeroed; NULL when out of memory. */
+char *rows_alloc(struct mapped *m, size_t n);
+
 /* Arena copies; NULL in, NULL out. Out of memory yields NULL (the column is dropped). */
 const char *rows_strdup(struct mapped *m, const char *s);
 const char *rows_strndup(struct mapped *m, const char *s, size_t n);

@@ -5,7 +5,7 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$ROOT/bin/callbridge
+BIN=${CB_TEST_BIN:-$ROOT/bin/callbridge} # make test-asan points this at a sanitized build
 FIX=$ROOT/tests/fixtures
 TMP=$(mktemp -d /tmp/callbridge-test.XXXXXX)
 chmod 755 "$TMP"
@@ -44,7 +44,14 @@ like() {
 }
 diag() { echo "# $*"; }
 
+# Stops the daemon (so leak reports are written), fails on any sanitizer report in its
+# log, prints the plan.
 done_testing() {
+	daemon_stop
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP/daemon.log" 2>/dev/null; then
+		fail "the daemon's log holds no sanitizer report"
+		grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP/daemon.log" | head -40 | sed 's/^/#   /'
+	fi
 	echo "1..$T_COUNT"
 	[ "$T_FAILED" -eq 0 ]
 }
