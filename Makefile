@@ -1,7 +1,7 @@
 # callbridge — plain Makefile. `make` builds bin/callbridge; `make run` and `make test`
 # do their own set-up (dependencies, a local PostgreSQL) on a fresh Debian 12 machine.
 
-PKGS     := libevent json-c libpq openssl
+PKGS     := libevent libevent_openssl json-c libpq openssl
 CC       ?= cc
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \

@@ -25,6 +25,8 @@ struct config {
 	int read_timeout_seconds;
 	int shutdown_timeout_seconds;
 	int signature_tolerance_seconds;
+	const char *tls_cert_file; /* NULL: plain HTTP */
+	const char *tls_key_file;
 	const char *spool_dir; /* "" disables the spool */
 	long long spool_max_bytes;
 };

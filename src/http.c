@@ -14,9 +14,12 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 struct http_server {
 	struct event_base *base;
@@ -25,6 +28,7 @@ struct http_server {
 	struct spool *spool;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	SSL_CTX *tls; /* NULL: plain HTTP */
 	int inflight;
 	bool stopping;
 };
@@ -403,8 +407,43 @@ struct http_server *http_new(struct event_base *base, const struct config *cfg, 
 	return s;
 }
 
+/* Each accepted connection gets its own TLS session over the shared context. */
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	SSL *ssl = SSL_new(arg);
+	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						    BEV_OPT_CLOSE_ON_FREE)
+		   : NULL;
+}
+
+static int tls_setup(struct http_server *s, char *err, size_t errlen)
+{
+	const struct config *cfg = s->cfg;
+	if (!cfg->tls_cert_file && !cfg->tls_key_file)
+		return 0;
+	if (!cfg->tls_cert_file || !cfg->tls_key_file) {
+		snprintf(err, errlen, "CALLBRIDGE_TLS_CERT_FILE and CALLBRIDGE_TLS_KEY_FILE go together");
+		return -1;
+	}
+	s->tls = SSL_CTX_new(TLS_server_method());
+	if (!s->tls || !SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(s->tls, cfg->tls_cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(s->tls, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(s->tls) != 1) {
+		char reason[160];
+		ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
+		snprintf(err, errlen, "CALLBRIDGE_TLS_CERT_FILE/CALLBRIDGE_TLS_KEY_FILE: %s", reason);
+		return -1;
+	}
+	SSL_CTX_set_options(s->tls, SSL_OP_NO_RENEGOTIATION);
+	evhttp_set_bevcb(s->http, tls_bev, s->tls);
+	return 0;
+}
+
 int http_listen(struct http_server *s, char *err, size_t errlen)
 {
+	if (tls_setup(s, err, errlen) < 0)
+		return -1;
 	s->sock = evhttp_bind_socket_with_handle(s->http, s->cfg->listen, (ev_uint16_t)s->cfg->port);
 	if (!s->sock) {
 		snprintf(err, errlen, "cannot listen on %s:%d", s->cfg->listen, s->cfg->port);
@@ -432,6 +471,7 @@ void http_free(struct http_server **sp)
 	if (!s)
 		return;
 	evhttp_free(s->http);
+	SSL_CTX_free(s->tls);
 	free(s);
 	*sp = NULL;
 }

@@ -195,7 +195,8 @@ static int serve(const struct config *cfg)
 	}
 	char port[16];
 	snprintf(port, sizeof port, "%d", cfg->port);
-	log_notice("listening", "address", cfg->listen, "port", port, "version", CALLBRIDGE_VERSION);
+	log_notice("listening", "address", cfg->listen, "port", port, "tls",
+		   cfg->tls_cert_file ? "on" : "off", "version", CALLBRIDGE_VERSION);
 	event_base_dispatch(sv.base);
 	log_notice("stopped");
 	rc = 0;

@@ -86,8 +86,10 @@ daemon_start() {
 	PORT=$(free_port)
 	env PORT="$PORT" CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_SPOOL_DIR="$TMP/spool" "$@" "$BIN" serve >>"$TMP/daemon.log" 2>&1 &
 	DAEMON_PID=$!
+	local scheme=http a
+	for a in "$@"; do [[ $a == CALLBRIDGE_TLS_CERT_FILE=* ]] && scheme=https; done
 	for _ in $(seq 1 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0
+		curl -sk -o /dev/null "$scheme://127.0.0.1:$PORT/healthz" && return 0
 		sleep 0.05
 	done
 	echo "Bail out! the daemon did not start"
