@@ -50,14 +50,14 @@ static const struct cfg_entry table[] = {
 	 "deliveries waiting for the database at once; past it, 503 at once"},
 	{"CALLBRIDGE_RETRY_AFTER_SECONDS", CFG_INT, F(retry_after_seconds), "5", 1, 3600, NULL,
 	 "`Retry-After` sent with 503"},
-	{"CALLBRIDGE_DB_CONNECT_TIMEOUT_SECONDS", CFG_INT, F(db_connect_timeout_seconds), "5", 1, 300,
-	 NULL, "give up a connection attempt to PostgreSQL after this long"},
+	{"CALLBRIDGE_DB_CONNECT_TIMEOUT_SECONDS", CFG_INT, F(db_connect_timeout_seconds), "5", 1,
+	 300, NULL, "give up a connection attempt to PostgreSQL after this long"},
 	{"CALLBRIDGE_DB_RECONNECT_MAX_SECONDS", CFG_INT, F(db_reconnect_max_seconds), "10", 1, 3600,
 	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
 	{"CALLBRIDGE_READ_TIMEOUT_SECONDS", CFG_INT, F(read_timeout_seconds), "30", 1, 3600, NULL,
 	 "close a client connection idle or slow for this long"},
-	{"CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS", CFG_INT, F(signature_tolerance_seconds), "300", 1,
-	 86400, NULL, "timestamped signatures further than this from our clock are refused"},
+	{"CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS", CFG_INT, F(signature_tolerance_seconds), "300",
+	 1, 86400, NULL, "timestamped signatures further than this from our clock are refused"},
 	{"CALLBRIDGE_SPOOL_DIR", CFG_STR, F(spool_dir), "var/spool", 0, 0, NULL,
 	 "while PostgreSQL is away, deliveries are fsync'd here and acknowledged; empty: answer 503 instead"},
 	{"CALLBRIDGE_SPOOL_MAX_BYTES", CFG_LONG, F(spool_max_bytes), "1073741824", 1048576,
@@ -82,7 +82,9 @@ static int dotenv_read(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
+		return errno == ENOENT
+			       ? 0
+			       : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
 	char line[8192];
 	int lineno = 0;
 	int rc = 0;

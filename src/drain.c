@@ -26,10 +26,10 @@ struct drain {
 	struct pgw *pgw;
 	struct event *timer;
 	struct spool_segment seg;
-	bool active;	/* a segment is loaded */
-	int next;	/* next record to submit */
-	int pending;	/* submitted, not done */
-	bool failed;	/* a record could not be made durable: retry the segment later */
+	bool active; /* a segment is loaded */
+	int next;    /* next record to submit */
+	int pending; /* submitted, not done */
+	bool failed; /* a record could not be made durable: retry the segment later */
 	struct slot *free_slots[WINDOW];
 	int nfree;
 	struct slot slots[WINDOW];
@@ -80,7 +80,8 @@ static void pump(struct drain *d)
 		const struct platform *p = platform_find(r->platform, strlen(r->platform));
 		struct slot *sl = d->free_slots[--d->nfree];
 		struct intake_error err;
-		if (!p || intake_map(p, r->body, r->body_len, NULL, NULL, false, 0, &sl->m, &err) < 0) {
+		if (!p ||
+		    intake_map(p, r->body, r->body_len, NULL, NULL, false, 0, &sl->m, &err) < 0) {
 			log_error("spool: a spooled body no longer maps; it is dropped", "platform",
 				  r->platform, "dedupe_key", r->dedupe_key);
 			d->refused++;

@@ -65,7 +65,8 @@ static bool parse_number(const char *s, double *out)
 	while (isspace((unsigned char)*s))
 		s++;
 	if (*s == '\0' || strncasecmp(s, "nan", 3) == 0 || strncasecmp(s, "inf", 3) == 0 ||
-	    strncasecmp(s, "-inf", 4) == 0 || strncasecmp(s, "+inf", 4) == 0 || strncasecmp(s, "0x", 2) == 0)
+	    strncasecmp(s, "-inf", 4) == 0 || strncasecmp(s, "+inf", 4) == 0 ||
+	    strncasecmp(s, "0x", 2) == 0)
 		return false;
 	char *end = NULL;
 	errno = 0;
@@ -108,7 +109,9 @@ const char *field_bool(struct mapped *m, json_object *obj, const char *path)
 	if (json_object_is_type(v, json_type_boolean))
 		return json_object_get_boolean(v) ? "true" : "false";
 	if (json_object_is_type(v, json_type_int))
-		return json_object_get_int64(v) == 1 ? "true" : json_object_get_int64(v) == 0 ? "false" : NULL;
+		return json_object_get_int64(v) == 1   ? "true"
+		       : json_object_get_int64(v) == 0 ? "false"
+						       : NULL;
 	if (json_object_is_type(v, json_type_string)) {
 		const char *s = json_object_get_string(v);
 		if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
@@ -151,8 +154,8 @@ const char *field_object(struct mapped *m, json_object *obj, const char *path)
 	json_object *v = field_get(obj, path);
 	if (!v || !json_object_is_type(v, json_type_object))
 		return NULL;
-	return rows_strdup(m, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	return rows_strdup(m, json_object_to_json_string_ext(
+				      v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 const char *field_direction(const char *s)
@@ -180,7 +183,8 @@ const char *field_text_array(struct mapped *m, json_object *obj, const char *pat
 	size_t n = json_object_array_length(v), len = 3, count = 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(v, i);
-		if (json_object_is_type(e, json_type_string) || json_object_is_type(e, json_type_int) ||
+		if (json_object_is_type(e, json_type_string) ||
+		    json_object_is_type(e, json_type_int) ||
 		    json_object_is_type(e, json_type_double))
 			len += 2 * strlen(json_object_get_string(e)) + 3;
 	}
@@ -190,7 +194,8 @@ const char *field_text_array(struct mapped *m, json_object *obj, const char *pat
 	*p++ = '{';
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(e, json_type_string) && !json_object_is_type(e, json_type_int) &&
+		if (!json_object_is_type(e, json_type_string) &&
+		    !json_object_is_type(e, json_type_int) &&
 		    !json_object_is_type(e, json_type_double))
 			continue;
 		const char *s = json_object_get_string(e);
@@ -213,7 +218,7 @@ const char *field_role(const char *s)
 {
 	static const char *const agent[] = {"agent", "assistant", "ai", "bot", "ai agent", NULL};
 	static const char *const customer[] = {"user", "customer", "caller", "human", "contact",
-					       "lead", "client", "callee", NULL};
+					       "lead", "client",   "callee", NULL};
 	static const char *const system[] = {"system", "tool", "function", NULL};
 	if (!s)
 		return "unknown";

@@ -140,10 +140,9 @@ static void finish_delivery(struct pending *pd, int status, enum metrics_outcome
 	if (log_enabled(LOG_INFO)) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
-		log_write(LOG_INFO, "delivery", "platform",
-			  pd->platform->slug, "event", pd->m.event_type, "dedupe_key",
-			  pd->w.dedupe_key, "outcome", word ? word : error, "ms", ms,
-			  (const char *)NULL);
+		log_write(LOG_INFO, "delivery", "platform", pd->platform->slug, "event",
+			  pd->m.event_type, "dedupe_key", pd->w.dedupe_key, "outcome",
+			  word ? word : error, "ms", ms, (const char *)NULL);
 	}
 	if (pd->req) {
 		struct evhttp_request *req = pd->req;
@@ -153,10 +152,11 @@ static void finish_delivery(struct pending *pd, int status, enum metrics_outcome
 		} else {
 			struct evbuffer *b = evbuffer_new();
 			if (b) {
-				evbuffer_add_printf(b, "{\"status\":\"%s\",\"platform\":\"%s\",", word,
-						    pd->platform->slug);
+				evbuffer_add_printf(b, "{\"status\":\"%s\",\"platform\":\"%s\",",
+						    word, pd->platform->slug);
 				if (pd->w.event_id)
-					evbuffer_add_printf(b, "\"event_id\":%lld,", pd->w.event_id);
+					evbuffer_add_printf(b, "\"event_id\":%lld,",
+							    pd->w.event_id);
 				evbuffer_add_printf(b, "\"event_type\":");
 				if (pd->m.event_type)
 					add_json_string(b, pd->m.event_type);
@@ -208,7 +208,7 @@ static void delivery_done(struct pgw_delivery *wd)
 	case PGW_DUPLICATE:
 		if (wd->stored_status == MAP_FAILED)
 			finish_delivery(pd, 400, OUT_FAILED, NULL, "unmappable",
-					wd->detail[0]  ? wd->detail
+					wd->detail[0] ? wd->detail
 					: pd->m.error ? pd->m.error
 						      : "the event was stored as failed");
 		else if (wd->outcome == PGW_DUPLICATE)
@@ -244,7 +244,8 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 	if ((long long)len > s->cfg->max_body_bytes) {
 		metrics_delivery(idx, NULL, OUT_TOO_LARGE, ts_now_us() - now);
-		reply_error(s, req, 413, "body_too_large", "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
+		reply_error(s, req, 413, "body_too_large",
+			    "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
 		return;
 	}
 	if (s->stopping) {
@@ -265,7 +266,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->start_us = now;
 
 	if (intake_request(p, token, pd->body, len, header_of, req, now, &pd->m, &err) < 0) {
-		enum metrics_outcome out = err.status == 401 ? OUT_UNAUTHORIZED
+		enum metrics_outcome out = err.status == 401                     ? OUT_UNAUTHORIZED
 					   : strcmp(err.code, "unstorable") == 0 ? OUT_REJECTED
 										 : OUT_INVALID;
 		metrics_delivery(idx, NULL, out, ts_now_us() - now);
@@ -287,7 +288,8 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	int rc = pgw_submit(s->pgw, &pd->w);
 	if (rc == -2) {
 		metrics_delivery(idx, pd->m.event_type, OUT_UNAVAILABLE, ts_now_us() - now);
-		reply_error(s, req, 503, "overloaded", "too many deliveries in flight; retry later");
+		reply_error(s, req, 503, "overloaded",
+			    "too many deliveries in flight; retry later");
 		pending_free(pd);
 		return;
 	}
@@ -422,7 +424,8 @@ static int tls_setup(struct http_server *s, char *err, size_t errlen)
 	if (!cfg->tls_cert_file && !cfg->tls_key_file)
 		return 0;
 	if (!cfg->tls_cert_file || !cfg->tls_key_file) {
-		snprintf(err, errlen, "CALLBRIDGE_TLS_CERT_FILE and CALLBRIDGE_TLS_KEY_FILE go together");
+		snprintf(err, errlen,
+			 "CALLBRIDGE_TLS_CERT_FILE and CALLBRIDGE_TLS_KEY_FILE go together");
 		return -1;
 	}
 	s->tls = SSL_CTX_new(TLS_server_method());
@@ -432,7 +435,8 @@ static int tls_setup(struct http_server *s, char *err, size_t errlen)
 	    SSL_CTX_check_private_key(s->tls) != 1) {
 		char reason[160];
 		ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
-		snprintf(err, errlen, "CALLBRIDGE_TLS_CERT_FILE/CALLBRIDGE_TLS_KEY_FILE: %s", reason);
+		snprintf(err, errlen, "CALLBRIDGE_TLS_CERT_FILE/CALLBRIDGE_TLS_KEY_FILE: %s",
+			 reason);
 		return -1;
 	}
 	SSL_CTX_set_options(s->tls, SSL_OP_NO_RENEGOTIATION);
@@ -444,7 +448,8 @@ int http_listen(struct http_server *s, char *err, size_t errlen)
 {
 	if (tls_setup(s, err, errlen) < 0)
 		return -1;
-	s->sock = evhttp_bind_socket_with_handle(s->http, s->cfg->listen, (ev_uint16_t)s->cfg->port);
+	s->sock =
+		evhttp_bind_socket_with_handle(s->http, s->cfg->listen, (ev_uint16_t)s->cfg->port);
 	if (!s->sock) {
 		snprintf(err, errlen, "cannot listen on %s:%d", s->cfg->listen, s->cfg->port);
 		return -1;

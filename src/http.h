@@ -18,7 +18,8 @@ struct http_server *http_new(struct event_base *base, const struct config *cfg, 
 			     struct spool *spool);
 
 /* Binds cfg->listen:cfg->port. Returns -1 with err filled when it cannot. */
-int http_listen(struct http_server *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+int http_listen(struct http_server *s, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Stops accepting connections; requests that still arrive on open connections are
  * answered 503. Deliveries already handed to the writer are answered as usual. */

@@ -99,7 +99,7 @@ static int map_body(const struct platform *p, const char *body, size_t len,
 		return refuse(err, 400, "invalid_json",
 			      root ? "unexpected data after the JSON value"
 			      : jerr == json_tokener_continue ? "the JSON is incomplete"
-							       : json_tokener_error_desc(jerr));
+							      : json_tokener_error_desc(jerr));
 	}
 	if (!json_object_is_type(root, json_type_object)) {
 		json_object_put(root);

@@ -14,7 +14,7 @@
 #define INTAKE_MAX_DEPTH 64
 
 struct intake_error {
-	int status;	  /* HTTP status to answer */
+	int status;       /* HTTP status to answer */
 	const char *code; /* machine-readable, e.g. "invalid_json" */
 	char detail[200];
 };

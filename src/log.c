@@ -33,7 +33,8 @@ static void append(char *buf, size_t cap, size_t *pos, const char *s, bool escap
 			buf[(*pos)++] = '\\';
 			buf[(*pos)++] = (char)c;
 		} else if (c < 0x20) {
-			*pos += (size_t)snprintf(buf + *pos, cap - *pos, escape ? "\\u%04x" : "\\x%02x", c);
+			*pos += (size_t)snprintf(buf + *pos, cap - *pos,
+						 escape ? "\\u%04x" : "\\x%02x", c);
 		} else {
 			buf[(*pos)++] = (char)c;
 		}
@@ -57,8 +58,9 @@ void log_write(enum log_level level, const char *msg, ...)
 	snprintf(ts + n, sizeof ts - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 
 	if (as_json) {
-		pos += (size_t)snprintf(buf, sizeof buf, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
-					ts, level_names[level]);
+		pos += (size_t)snprintf(buf, sizeof buf,
+					"{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+					level_names[level]);
 		append(buf, sizeof buf, &pos, msg, true);
 		append(buf, sizeof buf, &pos, "\"", false);
 	} else {

@@ -18,10 +18,10 @@ bool log_enabled(enum log_level level);
  * A NULL value is written as null / omitted. */
 void log_write(enum log_level level, const char *msg, ...);
 
-#define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__, (const char *)NULL)
-#define log_info(...)  log_write(LOG_INFO, __VA_ARGS__, (const char *)NULL)
+#define log_debug(...)  log_write(LOG_DEBUG, __VA_ARGS__, (const char *)NULL)
+#define log_info(...)   log_write(LOG_INFO, __VA_ARGS__, (const char *)NULL)
 #define log_notice(...) log_write(LOG_NOTICE, __VA_ARGS__, (const char *)NULL)
-#define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__, (const char *)NULL)
-#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__, (const char *)NULL)
+#define log_warn(...)   log_write(LOG_WARN, __VA_ARGS__, (const char *)NULL)
+#define log_error(...)  log_write(LOG_ERROR, __VA_ARGS__, (const char *)NULL)
 
 #endif

@@ -46,7 +46,7 @@ enum shape { SHAPE_UNKNOWN, SHAPE_SEED, SHAPE_CURRENT };
 
 static const char *const seed_events[] = {"call.start", "call.end", "analytics.completed", NULL};
 static const char *const current_events[] = {"pre-conversation", "post-conversation",
-                                             "analytics-completed", NULL};
+					     "analytics-completed", NULL};
 
 /* A field reader of field.h: field_str, field_num, field_ts, field_object. */
 typedef const char *reader(struct mapped *m, json_object *obj, const char *path);
@@ -87,7 +87,7 @@ static json_object *look_value(json_object *root, const char *path)
  * names its type in metadata.eventType or after the last '.' of `event`. An event of
  * neither shape keeps its name as sent (SHAPE_UNKNOWN). */
 static const char *event_type(struct mapped *m, json_object *root, const char *event,
-                              enum shape *shape)
+			      enum shape *shape)
 {
 	*shape = SHAPE_UNKNOWN;
 	if (listed(event, seed_events)) {
@@ -116,7 +116,7 @@ static const char *event_time(struct mapped *m, json_object *root, const char *t
 }
 
 static const char *dedupe_key(struct mapped *m, json_object *root, const char *event,
-                              const char *call_id)
+			      const char *call_id)
 {
 	const char *id = field_str(m, root, "id");
 	if (id)
@@ -173,7 +173,7 @@ static void add_transcript(struct mapped *m, struct row *r, json_object *turns, 
 
 /* A call_audits row of kind 'analytics'. */
 static void add_analytics(struct mapped *m, const char *call_id, const char *summary,
-                          const char *results)
+			  const char *results)
 {
 	struct row *a = rows_add(m, TBL_AUDITS);
 	if (!a)
@@ -234,12 +234,12 @@ static const char *current_agent(struct mapped *m, json_object *root, const char
 static void current_ends(struct mapped *m, json_object *root, struct row *r)
 {
 	const char *dir =
-	    field_direction(look(m, field_str, root, "callData.callDirection",
-	                         "callData.call_direction", "conversationType", NULL));
+		field_direction(look(m, field_str, root, "callData.callDirection",
+				     "callData.call_direction", "conversationType", NULL));
 	const char *from = look(m, field_str, root, "callData.fromNumber", "callData.from_number",
-	                        "fromPhone", NULL);
-	const char *to =
-	    look(m, field_str, root, "callData.toNumber", "callData.to_number", "toPhone", NULL);
+				"fromPhone", NULL);
+	const char *to = look(m, field_str, root, "callData.toNumber", "callData.to_number",
+			      "toPhone", NULL);
 	set_ends(r, dir, from, to);
 }
 
@@ -247,22 +247,22 @@ static void current_ends(struct mapped *m, json_object *root, struct row *r)
 static void current_call_data(struct mapped *m, json_object *root, struct row *r)
 {
 	const char *status =
-	    look(m, field_str, root, "callData.callStatus", "callData.call_state", NULL);
+		look(m, field_str, root, "callData.callStatus", "callData.call_state", NULL);
 	r->v[CALL_STATUS] = status ? status_text(m, status) : NULL;
 	r->v[CALL_STARTED_AT] =
-	    look(m, field_ts, root, "callData.startTime", "callData.start_time", NULL);
+		look(m, field_ts, root, "callData.startTime", "callData.start_time", NULL);
 	r->v[CALL_ANSWERED_AT] =
-	    look(m, field_ts, root, "callData.answerTime", "callData.answer_time", NULL);
+		look(m, field_ts, root, "callData.answerTime", "callData.answer_time", NULL);
 	r->v[CALL_ENDED_AT] =
-	    look(m, field_ts, root, "callData.endTime", "callData.end_time", NULL);
+		look(m, field_ts, root, "callData.endTime", "callData.end_time", NULL);
 	r->v[CALL_DURATION_SECONDS] =
-	    look(m, field_num, root, "callData.callDuration", "callData.call_duration", NULL);
+		look(m, field_num, root, "callData.callDuration", "callData.call_duration", NULL);
 }
 
 /* Current shape: the three events differ only in which fields they carry, so each field
  * is read whenever present; analytics-completed adds the audit row. */
 static void map_current(struct mapped *m, json_object *root, const char *event, const char *type,
-                        const char *call_id)
+			const char *call_id)
 {
 	struct row *r = rows_add(m, TBL_CALLS);
 	if (!r)
@@ -278,7 +278,7 @@ static void map_current(struct mapped *m, json_object *root, const char *event, 
 	add_transcript(m, r, look_value(root, "transcript"), call_id);
 	if (strcmp(type, "analytics-completed") == 0)
 		add_analytics(m, call_id, r->v[CALL_SUMMARY],
-		              look(m, field_object, root, "analytics", NULL));
+			      look(m, field_object, root, "analytics", NULL));
 }
 
 void map_atoms(const struct map_input *in, struct mapped *m)
@@ -288,8 +288,8 @@ void map_atoms(const struct map_input *in, struct mapped *m)
 	enum shape shape;
 	const char *type = event_type(m, root, event, &shape);
 	const char *call_id = shape == SHAPE_SEED
-	                          ? look(m, field_str, root, "call_id", "callId", NULL)
-	                          : look(m, field_str, root, "callId", "call_id", NULL);
+				      ? look(m, field_str, root, "call_id", "callId", NULL)
+				      : look(m, field_str, root, "callId", "call_id", NULL);
 
 	m->event_type = type;
 	m->occurred_at = event_time(m, root, type);

@@ -13,11 +13,11 @@
 #define NBUCKETS      12
 
 static const char *const outcome_names[OUT_COUNT] = {
-	"stored", "duplicate", "unmapped", "failed", "invalid",
+	"stored",       "duplicate", "unmapped", "failed",      "invalid",
 	"unauthorized", "too_large", "rejected", "unavailable", "spooled",
 };
 static const double bucket_le[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-					   0.1,	  0.25,	  0.5,	 1,    2.5,   10};
+					   0.1,   0.25,   0.5,   1,    2.5,   10};
 
 static uint64_t deliveries[MAX_PLATFORMS][OUT_COUNT];
 static uint64_t latency_buckets[NBUCKETS + 1]; /* last: +Inf */
@@ -93,15 +93,17 @@ static void label_value(struct evbuffer *out, const char *s)
 
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp)
 {
-	evbuffer_add_printf(out, "# HELP callbridge_deliveries_total Webhook deliveries by "
-				 "platform and outcome.\n# TYPE callbridge_deliveries_total counter\n");
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_deliveries_total Webhook deliveries by "
+			    "platform and outcome.\n# TYPE callbridge_deliveries_total counter\n");
 	for (int p = 0; p < platform_count && p < MAX_PLATFORMS; p++)
 		for (int o = 0; o < OUT_COUNT; o++)
-			evbuffer_add_printf(out,
-					    "callbridge_deliveries_total{platform=\"%s\",outcome=\"%s\"} "
-					    "%llu\n",
-					    platforms[p].slug, outcome_names[o],
-					    (unsigned long long)deliveries[p][o]);
+			evbuffer_add_printf(
+				out,
+				"callbridge_deliveries_total{platform=\"%s\",outcome=\"%s\"} "
+				"%llu\n",
+				platforms[p].slug, outcome_names[o],
+				(unsigned long long)deliveries[p][o]);
 
 	evbuffer_add_printf(out, "# HELP callbridge_events_total Deliveries by platform, event "
 				 "type and outcome.\n# TYPE callbridge_events_total counter\n");
@@ -111,17 +113,19 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		for (int o = 0; o < OUT_COUNT; o++) {
 			if (!types[i].n[o])
 				continue;
-			evbuffer_add_printf(out, "callbridge_events_total{platform=\"%s\",event_type=",
-					    types[i].platform >= 0 ? platforms[types[i].platform].slug
-								   : "other");
+			evbuffer_add_printf(
+				out, "callbridge_events_total{platform=\"%s\",event_type=",
+				types[i].platform >= 0 ? platforms[types[i].platform].slug
+						       : "other");
 			label_value(out, i == MAX_TYPES ? "other" : types[i].name);
 			evbuffer_add_printf(out, ",outcome=\"%s\"} %llu\n", outcome_names[o],
 					    (unsigned long long)types[i].n[o]);
 		}
 	}
 
-	evbuffer_add_printf(out, "# HELP callbridge_delivery_seconds Time from a delivery's "
-				 "arrival to its answer.\n# TYPE callbridge_delivery_seconds histogram\n");
+	evbuffer_add_printf(
+		out, "# HELP callbridge_delivery_seconds Time from a delivery's "
+		     "arrival to its answer.\n# TYPE callbridge_delivery_seconds histogram\n");
 	uint64_t cum = 0;
 	for (int b = 0; b < NBUCKETS; b++) {
 		cum += latency_buckets[b];
@@ -133,29 +137,31 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			    "callbridge_delivery_seconds_bucket{le=\"+Inf\"} %llu\n"
 			    "callbridge_delivery_seconds_sum %.6f\n"
 			    "callbridge_delivery_seconds_count %llu\n",
-			    (unsigned long long)cum, latency_sum, (unsigned long long)latency_count);
+			    (unsigned long long)cum, latency_sum,
+			    (unsigned long long)latency_count);
 
 	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
 				 "class.\n# TYPE callbridge_http_responses_total counter\n");
 	for (int c = 1; c <= 5; c++)
-		evbuffer_add_printf(out, "callbridge_http_responses_total{class=\"%dxx\"} %llu\n", c,
-				    (unsigned long long)http_by_class[c]);
+		evbuffer_add_printf(out, "callbridge_http_responses_total{class=\"%dxx\"} %llu\n",
+				    c, (unsigned long long)http_by_class[c]);
 
-	evbuffer_add_printf(out,
-			    "# HELP callbridge_database_up Whether a database connection is ready.\n"
-			    "# TYPE callbridge_database_up gauge\ncallbridge_database_up %d\n"
-			    "# HELP callbridge_inflight Deliveries waiting for the database.\n"
-			    "# TYPE callbridge_inflight gauge\ncallbridge_inflight %d\n"
-			    "# HELP callbridge_batches_total Committed batches.\n"
-			    "# TYPE callbridge_batches_total counter\ncallbridge_batches_total %llu\n"
-			    "# HELP callbridge_batched_deliveries_total Deliveries in committed "
-			    "batches.\n# TYPE callbridge_batched_deliveries_total counter\n"
-			    "callbridge_batched_deliveries_total %llu\n"
-			    "# HELP callbridge_database_reconnects_total Lost or failed database "
-			    "connections.\n# TYPE callbridge_database_reconnects_total counter\n"
-			    "callbridge_database_reconnects_total %llu\n",
-			    db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
-			    (unsigned long long)db->batched, (unsigned long long)db->reconnects);
+	evbuffer_add_printf(
+		out,
+		"# HELP callbridge_database_up Whether a database connection is ready.\n"
+		"# TYPE callbridge_database_up gauge\ncallbridge_database_up %d\n"
+		"# HELP callbridge_inflight Deliveries waiting for the database.\n"
+		"# TYPE callbridge_inflight gauge\ncallbridge_inflight %d\n"
+		"# HELP callbridge_batches_total Committed batches.\n"
+		"# TYPE callbridge_batches_total counter\ncallbridge_batches_total %llu\n"
+		"# HELP callbridge_batched_deliveries_total Deliveries in committed "
+		"batches.\n# TYPE callbridge_batched_deliveries_total counter\n"
+		"callbridge_batched_deliveries_total %llu\n"
+		"# HELP callbridge_database_reconnects_total Lost or failed database "
+		"connections.\n# TYPE callbridge_database_reconnects_total counter\n"
+		"callbridge_database_reconnects_total %llu\n",
+		db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
+		(unsigned long long)db->batched, (unsigned long long)db->reconnects);
 	evbuffer_add_printf(out, "# HELP callbridge_batch_size Deliveries per committed batch.\n"
 				 "# TYPE callbridge_batch_size histogram\n");
 	uint64_t bcum = 0;
@@ -171,18 +177,19 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			    (unsigned long long)bcum, (unsigned long long)db->batched,
 			    (unsigned long long)db->batches);
 	if (sp)
-		evbuffer_add_printf(out,
-				    "# HELP callbridge_spool_bytes Bytes in the spool.\n"
-				    "# TYPE callbridge_spool_bytes gauge\ncallbridge_spool_bytes %llu\n"
-				    "# HELP callbridge_spool_records Records waiting in the spool.\n"
-				    "# TYPE callbridge_spool_records gauge\ncallbridge_spool_records %llu\n"
-				    "# HELP callbridge_spool_corrupt_records_total Records skipped at "
-				    "start-up because their checksum failed.\n"
-				    "# TYPE callbridge_spool_corrupt_records_total counter\n"
-				    "callbridge_spool_corrupt_records_total %llu\n"
-				    "# HELP callbridge_spool_fsyncs_total Spool syncs (each covers a group of "
-				    "records).\n# TYPE callbridge_spool_fsyncs_total counter\n"
-				    "callbridge_spool_fsyncs_total %llu\n",
-				    (unsigned long long)sp->bytes, (unsigned long long)sp->records,
-				    (unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
+		evbuffer_add_printf(
+			out,
+			"# HELP callbridge_spool_bytes Bytes in the spool.\n"
+			"# TYPE callbridge_spool_bytes gauge\ncallbridge_spool_bytes %llu\n"
+			"# HELP callbridge_spool_records Records waiting in the spool.\n"
+			"# TYPE callbridge_spool_records gauge\ncallbridge_spool_records %llu\n"
+			"# HELP callbridge_spool_corrupt_records_total Records skipped at "
+			"start-up because their checksum failed.\n"
+			"# TYPE callbridge_spool_corrupt_records_total counter\n"
+			"callbridge_spool_corrupt_records_total %llu\n"
+			"# HELP callbridge_spool_fsyncs_total Spool syncs (each covers a group of "
+			"records).\n# TYPE callbridge_spool_fsyncs_total counter\n"
+			"callbridge_spool_fsyncs_total %llu\n",
+			(unsigned long long)sp->bytes, (unsigned long long)sp->records,
+			(unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
 }

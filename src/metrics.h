@@ -14,13 +14,13 @@ enum metrics_outcome {
 	OUT_STORED,
 	OUT_DUPLICATE,
 	OUT_UNMAPPED,
-	OUT_FAILED,	  /* stored raw as failed, answered 400 */
-	OUT_INVALID,	  /* refused before storing: bad JSON, UTF-8, shape (400) */
+	OUT_FAILED,       /* stored raw as failed, answered 400 */
+	OUT_INVALID,      /* refused before storing: bad JSON, UTF-8, shape (400) */
 	OUT_UNAUTHORIZED, /* signature missing, wrong or stale (401) */
-	OUT_TOO_LARGE,	  /* 413 */
-	OUT_REJECTED,	  /* the database refused the raw event (400) */
+	OUT_TOO_LARGE,    /* 413 */
+	OUT_REJECTED,     /* the database refused the raw event (400) */
 	OUT_UNAVAILABLE,  /* 503 */
-	OUT_SPOOLED,	  /* database away: fsync'd in the spool, 200 */
+	OUT_SPOOLED,      /* database away: fsync'd in the spool, 200 */
 	OUT_COUNT
 };
 

@@ -39,9 +39,9 @@ static PGconn *open_conn(const char *conninfo, char *err, size_t errlen)
 static int applied(PGconn *pg, const char *version, char *err, size_t errlen)
 {
 	const char *params[] = {version};
-	PGresult *r = PQexecParams(pg,
-				   "SELECT 1 FROM callbridge.schema_migrations WHERE version = $1",
-				   1, NULL, params, NULL, NULL, 0);
+	PGresult *r =
+		PQexecParams(pg, "SELECT 1 FROM callbridge.schema_migrations WHERE version = $1", 1,
+			     NULL, params, NULL, NULL, 0);
 	int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) > 0 : -1;
 	if (rc < 0)
 		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
@@ -84,8 +84,8 @@ int migrate_run(const char *conninfo, char *err, size_t errlen)
 			goto fail;
 		}
 		PGresult *r = PQexecParams(
-			pg, "INSERT INTO callbridge.schema_migrations (version) VALUES ($1)", 1, NULL,
-			params, NULL, NULL, 0);
+			pg, "INSERT INTO callbridge.schema_migrations (version) VALUES ($1)", 1,
+			NULL, params, NULL, NULL, 0);
 		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		if (!ok)
 			snprintf(err, errlen, "%s", PQresultErrorMessage(r));

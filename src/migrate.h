@@ -1,7 +1,7 @@
-/* migrate — applies the migrations compiled in from the .sql files of sql/migrations, in order, each
- * once, recorded in callbridge.schema_migrations. An advisory lock makes concurrent
- * start-ups safe: the second waits, then finds nothing left to do. Blocking libpq: this
- * runs before the server, never inside the event loop. */
+/* migrate — applies the migrations compiled in from the .sql files of sql/migrations, in order,
+ * each once, recorded in callbridge.schema_migrations. An advisory lock makes concurrent start-ups
+ * safe: the second waits, then finds nothing left to do. Blocking libpq: this runs before the
+ * server, never inside the event loop. */
 #ifndef CALLBRIDGE_MIGRATE_H
 #define CALLBRIDGE_MIGRATE_H
 

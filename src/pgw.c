@@ -35,8 +35,8 @@ static const char transcript_sql[] =
 	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb)";
 
 static const char *const type_casts[] = {
-	[COL_TEXT] = "text",	 [COL_TS] = "timestamptz", [COL_NUM] = "numeric",
-	[COL_BOOL] = "boolean", [COL_JSONB] = "jsonb",	   [COL_TEXTARR] = "text[]",
+	[COL_TEXT] = "text",    [COL_TS] = "timestamptz", [COL_NUM] = "numeric",
+	[COL_BOOL] = "boolean", [COL_JSONB] = "jsonb",    [COL_TEXTARR] = "text[]",
 };
 
 struct sbuf {
@@ -81,8 +81,9 @@ static char *upsert_sql(const struct row_spec *s)
 		sb_add(&b, ") SELECT $1::text, $2::timestamptz, c.id");
 		for (int i = 1; i < s->ncols; i++)
 			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
-		sb_add(&b, " FROM callbridge.calls c WHERE c.platform = $1::text AND c.external_id = "
-			   "$3::text");
+		sb_add(&b,
+		       " FROM callbridge.calls c WHERE c.platform = $1::text AND c.external_id = "
+		       "$3::text");
 	} else {
 		sb_add(&b, ") VALUES ($1::text, $2::timestamptz");
 		for (int i = 0; i < s->ncols; i++)
@@ -91,8 +92,8 @@ static char *upsert_sql(const struct row_spec *s)
 	}
 	sb_add(&b, " ON CONFLICT (%s) DO UPDATE SET ", s->conflict);
 	char cond[160];
-	snprintf(cond, sizeof cond, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col, s->time_col,
-		 s->time_col);
+	snprintf(cond, sizeof cond, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
+		 s->time_col, s->time_col);
 	newer = cond;
 	for (int i = s->nkeys; i < s->ncols; i++) {
 		const char *c = s->cols[i];
@@ -322,16 +323,20 @@ static void start_batch(struct conn *c)
 		struct pgw_delivery *d = c->batch[i];
 		const struct mapped *m = d->mapped;
 		const char *error = d->db_failed ? d->detail : m->error;
-		const char *vals[8] = {d->platform,    d->dedupe_key, m->event_type, m->occurred_at,
-				       d->received_at, d->payload,    status_text(d), error};
+		const char *vals[8] = {d->platform,    d->dedupe_key,  m->event_type,
+				       m->occurred_at, d->received_at, d->payload,
+				       status_text(d), error};
 		char id[24];
 		if (d->replay_id > 0) {
 			snprintf(id, sizeof id, "%lld", d->replay_id);
-			const char *rv[6] = {id, d->platform, m->event_type, m->occurred_at,
-					     status_text(d), error};
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL, 0);
+			const char *rv[6] = {
+				id,   d->platform, m->event_type, m->occurred_at, status_text(d),
+				error};
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL,
+						 0);
 		} else {
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 8, vals, NULL, NULL, 0);
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 8, vals, NULL, NULL,
+						 0);
 		}
 		ok = ok && add_item(c, R_EVENT, i);
 	}
@@ -362,15 +367,15 @@ static void send_rows(struct conn *c)
 			vals[0] = d->platform;
 			vals[1] = when;
 			memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_ROW0 + row->table], s->ncols + 2,
-						 vals, NULL, NULL, 0) &&
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_ROW0 + row->table],
+						 s->ncols + 2, vals, NULL, NULL, 0) &&
 			     add_item(c, R_ROW, i);
 		}
 		const struct transcript *t = &m->transcript;
 		if (ok && t->call_external_id && t->json) {
 			const char *vals[4] = {d->platform, t->call_external_id, when, t->json};
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL, NULL,
-						 0) &&
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL,
+						 NULL, 0) &&
 			     add_item(c, R_ROW, i);
 		}
 	}
@@ -436,7 +441,8 @@ static void segment_done(struct conn *c)
 			finish(w, d, PGW_REJECTED);
 			requeue_batch(c);
 		} else {
-			log_warn("batch failed, retrying", "sqlstate", c->err_state, "error", c->err_msg);
+			log_warn("batch failed, retrying", "sqlstate", c->err_state, "error",
+				 c->err_msg);
 			retry_or_give_up(c);
 		}
 		start_rollback(c);
@@ -451,7 +457,8 @@ static void segment_done(struct conn *c)
 				b++;
 			w->stats.batch_hist[b]++;
 			for (int i = 0; i < c->nbatch; i++)
-				finish(w, c->batch[i], c->batch[i]->fresh ? PGW_STORED : PGW_DUPLICATE);
+				finish(w, c->batch[i],
+				       c->batch[i]->fresh ? PGW_STORED : PGW_DUPLICATE);
 			c->nbatch = 0;
 			c->state = CS_IDLE;
 			break;
@@ -460,12 +467,13 @@ static void segment_done(struct conn *c)
 			struct pgw_delivery *d = c->batch[bad->d];
 			d->db_failed = true;
 			snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
-			log_warn("rows refused by the database; storing the event as failed", "platform",
-				 d->platform, "dedupe_key", d->dedupe_key, "sqlstate", c->err_state,
-				 "error", c->err_msg);
+			log_warn("rows refused by the database; storing the event as failed",
+				 "platform", d->platform, "dedupe_key", d->dedupe_key, "sqlstate",
+				 c->err_state, "error", c->err_msg);
 			requeue_batch(c);
 		} else {
-			log_warn("batch failed, retrying", "sqlstate", c->err_state, "error", c->err_msg);
+			log_warn("batch failed, retrying", "sqlstate", c->err_state, "error",
+				 c->err_msg);
 			retry_or_give_up(c);
 		}
 		start_rollback(c);
@@ -493,7 +501,7 @@ static void take_result(struct conn *c, const struct item *it, PGresult *r)
 		const char *s = PQgetvalue(r, 0, 2);
 		d->event_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		d->fresh = PQgetvalue(r, 0, 1)[0] == 't';
-		d->stored_status = !strcmp(s, "mapped") ? MAP_MAPPED
+		d->stored_status = !strcmp(s, "mapped")     ? MAP_MAPPED
 				   : !strcmp(s, "unmapped") ? MAP_UNMAPPED
 							    : MAP_FAILED;
 	}

@@ -41,9 +41,9 @@ struct event_base;
 struct pgw;
 
 enum pgw_outcome {
-	PGW_STORED,	 /* first delivery, committed */
-	PGW_DUPLICATE,	 /* already stored; delivery_count bumped, committed */
-	PGW_REJECTED,	 /* PostgreSQL refuses even the raw event (detail says why) */
+	PGW_STORED,      /* first delivery, committed */
+	PGW_DUPLICATE,   /* already stored; delivery_count bumped, committed */
+	PGW_REJECTED,    /* PostgreSQL refuses even the raw event (detail says why) */
 	PGW_UNAVAILABLE, /* not durable: database unreachable or failing */
 };
 
@@ -52,15 +52,16 @@ struct pgw_delivery {
 	const char *platform;
 	const char *dedupe_key;
 	const char *received_at; /* canonical timestamp */
-	const char *payload;	 /* the body: JSON text */
-	struct mapped *mapped;	 /* event type, time, status, rows */
-	long long replay_id;	 /* >0: re-map the stored event with this id instead of inserting */
+	const char *payload;     /* the body: JSON text */
+	struct mapped *mapped;   /* event type, time, status, rows */
+	long long replay_id;     /* >0: re-map the stored event with this id instead of inserting */
 	void (*done)(struct pgw_delivery *d);
 	void *arg;
 
 	/* Output, valid in done(). */
 	enum pgw_outcome outcome;
-	enum map_status stored_status; /* of the stored event row (the original's, for duplicates) */
+	enum map_status
+		stored_status; /* of the stored event row (the original's, for duplicates) */
 	long long event_id;
 	char detail[300]; /* PostgreSQL's message when a row or the event was refused */
 
@@ -83,10 +84,10 @@ struct pgw_options {
 #define PGW_BATCH_BUCKETS 11 /* batch size histogram: <=1, <=2, ... <=1024, more */
 
 struct pgw_stats {
-	bool up;		/* at least one connection ready */
-	int inflight;		/* submitted, done() not yet called */
-	uint64_t batches;	/* committed batches */
-	uint64_t batched;	/* deliveries in committed batches */
+	bool up;          /* at least one connection ready */
+	int inflight;     /* submitted, done() not yet called */
+	uint64_t batches; /* committed batches */
+	uint64_t batched; /* deliveries in committed batches */
 	uint64_t reconnects;
 	uint64_t batch_hist[PGW_BATCH_BUCKETS + 1];
 };

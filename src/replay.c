@@ -14,7 +14,7 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-#define PAGE	 500
+#define PAGE     500
 #define PAGE_SQL "500"
 
 struct item {
@@ -48,13 +48,14 @@ static PGresult *fetch(PGconn *pg, const struct replay_filter *f, long long afte
 	char after_s[24];
 	snprintf(after_s, sizeof after_s, "%lld", after);
 	const char *params[] = {after_s, f->platform, f->status, f->since};
-	return PQexecParams(pg,
-			    "SELECT id, platform, payload::text, received_at FROM callbridge.webhook_events"
-			    " WHERE id > $1::bigint AND ($2::text IS NULL OR platform = $2)"
-			    " AND ($3::text IS NULL OR status = $3)"
-			    " AND ($4::timestamptz IS NULL OR received_at >= $4::timestamptz)"
-			    " ORDER BY id LIMIT " PAGE_SQL,
-			    4, NULL, params, NULL, NULL, 0);
+	return PQexecParams(
+		pg,
+		"SELECT id, platform, payload::text, received_at FROM callbridge.webhook_events"
+		" WHERE id > $1::bigint AND ($2::text IS NULL OR platform = $2)"
+		" AND ($3::text IS NULL OR status = $3)"
+		" AND ($4::timestamptz IS NULL OR received_at >= $4::timestamptz)"
+		" ORDER BY id LIMIT " PAGE_SQL,
+		4, NULL, params, NULL, NULL, 0);
 }
 
 int replay_run(const struct config *cfg, const struct replay_filter *f, char *err, size_t errlen)
@@ -72,8 +73,12 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 		goto done;
 	}
 	r.base = event_base_new();
-	struct pgw_options opt = {1, cfg->batch_max, PAGE + 1, cfg->db_connect_timeout_seconds,
-				  cfg->db_reconnect_max_seconds, 30};
+	struct pgw_options opt = {1,
+				  cfg->batch_max,
+				  PAGE + 1,
+				  cfg->db_connect_timeout_seconds,
+				  cfg->db_reconnect_max_seconds,
+				  30};
 	w = r.base ? pgw_new(r.base, cfg->database_url, &opt) : NULL;
 	items = calloc(PAGE, sizeof *items);
 	if (!w || !items) {
@@ -103,18 +108,19 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 			struct item *it = &items[i];
 			struct intake_error ie;
 			const char *payload = PQgetvalue(res, i, 2);
-			const struct platform *p = platform_find(PQgetvalue(res, i, 1),
-								 strlen(PQgetvalue(res, i, 1)));
+			const struct platform *p =
+				platform_find(PQgetvalue(res, i, 1), strlen(PQgetvalue(res, i, 1)));
 			after = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 			rows_reset(&it->m);
 			memset(&it->w, 0, sizeof it->w);
 			total++;
-			if (!p || intake_map(p, payload, strlen(payload), NULL, NULL, false, 0, &it->m,
-					     &ie) < 0) {
+			if (!p || intake_map(p, payload, strlen(payload), NULL, NULL, false, 0,
+					     &it->m, &ie) < 0) {
 				refused++;
 				continue;
 			}
-			snprintf(it->received_at, sizeof it->received_at, "%s", PQgetvalue(res, i, 3));
+			snprintf(it->received_at, sizeof it->received_at, "%s",
+				 PQgetvalue(res, i, 3));
 			snprintf(it->platform, sizeof it->platform, "%s", p->slug);
 			it->w.platform = it->platform;
 			it->w.dedupe_key = it->m.dedupe_key;
@@ -133,7 +139,8 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 			event_base_dispatch(r.base);
 		PQclear(res);
 		if (r.unavailable > 0) {
-			snprintf(err, errlen, "the database became unavailable; replay again to finish");
+			snprintf(err, errlen,
+				 "the database became unavailable; replay again to finish");
 			goto done;
 		}
 		if (n < PAGE)

@@ -8,19 +8,42 @@
 #include <string.h>
 
 static const char *const call_cols[CALL_NCOLS] = {
-	"external_id",	   "account_id",	  "agent_id",	     "agent_name",
-	"direction",	   "from_number",	  "from_name",	     "to_number",
-	"to_name",	   "customer_number",	  "customer_name",   "status",
-	"disposition",	   "successful",	  "started_at",	     "answered_at",
-	"ended_at",	   "duration_seconds",	  "billed_minutes",  "recording_url",
-	"summary",	   "sentiment",		  "disconnection_reason", "cost",
-	"transcript_text", "metadata",
+	"external_id",
+	"account_id",
+	"agent_id",
+	"agent_name",
+	"direction",
+	"from_number",
+	"from_name",
+	"to_number",
+	"to_name",
+	"customer_number",
+	"customer_name",
+	"status",
+	"disposition",
+	"successful",
+	"started_at",
+	"answered_at",
+	"ended_at",
+	"duration_seconds",
+	"billed_minutes",
+	"recording_url",
+	"summary",
+	"sentiment",
+	"disconnection_reason",
+	"cost",
+	"transcript_text",
+	"metadata",
 };
 static const enum col_type call_types[CALL_NCOLS] = {
-	[CALL_SUCCESSFUL] = COL_BOOL,	     [CALL_STARTED_AT] = COL_TS,
-	[CALL_ANSWERED_AT] = COL_TS,	     [CALL_ENDED_AT] = COL_TS,
-	[CALL_DURATION_SECONDS] = COL_NUM,   [CALL_BILLED_MINUTES] = COL_NUM,
-	[CALL_COST] = COL_NUM,		     [CALL_METADATA] = COL_JSONB,
+	[CALL_SUCCESSFUL] = COL_BOOL,
+	[CALL_STARTED_AT] = COL_TS,
+	[CALL_ANSWERED_AT] = COL_TS,
+	[CALL_ENDED_AT] = COL_TS,
+	[CALL_DURATION_SECONDS] = COL_NUM,
+	[CALL_BILLED_MINUTES] = COL_NUM,
+	[CALL_COST] = COL_NUM,
+	[CALL_METADATA] = COL_JSONB,
 };
 
 static const char *const audit_cols[AUDIT_NCOLS] = {
@@ -179,7 +202,8 @@ struct row *rows_add(struct mapped *m, enum row_table t)
 struct row *rows_find(struct mapped *m, enum row_table t, const char *key)
 {
 	for (int i = 0; i < m->nrows; i++)
-		if (m->rows[i].table == t && m->rows[i].v[0] && key && strcmp(m->rows[i].v[0], key) == 0)
+		if (m->rows[i].table == t && m->rows[i].v[0] && key &&
+		    strcmp(m->rows[i].v[0], key) == 0)
 			return &m->rows[i];
 	return NULL;
 }
@@ -244,15 +268,19 @@ int rows_finish(struct mapped *m)
 			json_object_put(arr);
 			return -1;
 		}
-		json_object_object_add(o, "role", json_object_new_string(s->role ? s->role : "unknown"));
+		json_object_object_add(o, "role",
+				       json_object_new_string(s->role ? s->role : "unknown"));
 		if (s->speaker)
 			json_object_object_add(o, "speaker", json_object_new_string(s->speaker));
-		json_object_object_add(o, "content", json_object_new_string(s->content ? s->content : ""));
+		json_object_object_add(o, "content",
+				       json_object_new_string(s->content ? s->content : ""));
 		if (s->spoken_at)
-			json_object_object_add(o, "spoken_at", json_object_new_string(s->spoken_at));
+			json_object_object_add(o, "spoken_at",
+					       json_object_new_string(s->spoken_at));
 	}
-	t->json = rows_strdup(m, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
-									  JSON_C_TO_STRING_NOSLASHESCAPE));
+	t->json = rows_strdup(
+		m, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 	return t->json ? 0 : -1;
 }
@@ -319,7 +347,8 @@ void rows_dump(const struct mapped *m, FILE *out)
 			lines[n] = malloc(len);
 			if (!lines[n])
 				continue;
-			snprintf(lines[n], len, "%s[%d].%s = %s", short_name, i, s->cols[c], r->v[c]);
+			snprintf(lines[n], len, "%s[%d].%s = %s", short_name, i, s->cols[c],
+				 r->v[c]);
 			n++;
 		}
 		qsort(lines, (size_t)n, sizeof lines[0], cmp_lines);
@@ -334,8 +363,9 @@ void rows_dump(const struct mapped *m, FILE *out)
 		fprintf(out, "transcript.call = %s\n", t->call_external_id);
 		for (int i = 0; i < t->n; i++) {
 			const struct segment *s = &t->seg[i];
-			fprintf(out, "transcript[%d] = %s | %s | %s | ", i, s->role ? s->role : "unknown",
-				s->speaker ? s->speaker : "-", s->spoken_at ? s->spoken_at : "-");
+			fprintf(out, "transcript[%d] = %s | %s | %s | ", i,
+				s->role ? s->role : "unknown", s->speaker ? s->speaker : "-",
+				s->spoken_at ? s->spoken_at : "-");
 			put_escaped(out, s->content ? s->content : "");
 			fputc('\n', out);
 		}

@@ -113,8 +113,8 @@ struct row_spec {
 	int ncols;
 	const char *const *cols;
 	const enum col_type *types;
-	int nkeys;     /* leading columns that form the key with platform (never merged) */
-	int via_call;  /* column 0 is a call external id, resolved to calls.id */
+	int nkeys;    /* leading columns that form the key with platform (never merged) */
+	int via_call; /* column 0 is a call external id, resolved to calls.id */
 };
 
 const struct row_spec *rows_spec(enum row_table t);

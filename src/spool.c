@@ -16,7 +16,7 @@
 
 #include <event2/event.h>
 
-#define HDR		  16
+#define HDR               16
 #define SEGMENT_MAX_BYTES (16u << 20)
 static const char magic[4] = {'C', 'B', 'S', '1'};
 
@@ -35,17 +35,17 @@ struct job {
 struct spool {
 	char *dir;
 	uint64_t max_bytes;
-	bool full; /* an append was refused for room; cleared when room is freed */
+	bool full;             /* an append was refused for room; cleared when room is freed */
 	struct spool_stats st; /* loop thread only, but for fsyncs (written under mu) */
 
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct job *q_head, *q_tail;	   /* for the thread */
+	struct job *q_head, *q_tail;       /* for the thread */
 	struct job *done_head, *done_tail; /* for the loop */
 	bool stop, seal_req;
-	int fd;		    /* segment being written, -1 when sealed */
+	int fd;              /* segment being written, -1 when sealed */
 	uint64_t active_seq; /* its number (0: none) */
 	uint64_t next_seq;
 	uint64_t active_size;
@@ -197,7 +197,8 @@ long spool_check_file(const char *path, uint64_t *corrupt, uint64_t *bytes, char
 	free(data);
 	if (good_end < size) {
 		if (truncate(path, (off_t)good_end) < 0) {
-			snprintf(err, errlen, "%s: cannot cut the torn tail: %s", path, strerror(errno));
+			snprintf(err, errlen, "%s: cannot cut the torn tail: %s", path,
+				 strerror(errno));
 			return -1;
 		}
 		char off[24];
@@ -253,7 +254,8 @@ static uint64_t *list_segments(const char *dir, int *n)
 	while ((e = readdir(d))) {
 		uint64_t seq;
 		char tail[8];
-		if (sscanf(e->d_name, "spool-%16" SCNx64 ".%4s", &seq, tail) != 2 || strcmp(tail, "log"))
+		if (sscanf(e->d_name, "spool-%16" SCNx64 ".%4s", &seq, tail) != 2 ||
+		    strcmp(tail, "log"))
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -571,7 +573,8 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (!s->dir || mkdir_parents(s->dir) < 0) {
-		snprintf(err, errlen, "CALLBRIDGE_SPOOL_DIR: cannot create %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "CALLBRIDGE_SPOOL_DIR: cannot create %s: %s", dir,
+			 strerror(errno));
 		goto fail;
 	}
 	int n = 0;
@@ -588,7 +591,8 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 		if (corrupt) {
 			char c[24];
 			snprintf(c, sizeof c, "%" PRIu64, corrupt);
-			log_error("spool: skipping records whose checksum fails", "file", path, "records", c);
+			log_error("spool: skipping records whose checksum fails", "file", path,
+				  "records", c);
 		}
 		s->st.records += (uint64_t)count;
 		s->st.bytes += bytes;

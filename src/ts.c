@@ -120,7 +120,7 @@ bool ts_from_unix(double secs, int64_t *epoch_us)
 	if (!isfinite(secs) || secs < 0)
 		return false;
 	if (secs > 1e11)
-		secs /= 1000.0; /* milliseconds */
+		secs /= 1000.0;     /* milliseconds */
 	if (secs >= 253402300800.0) /* year 10000 */
 		return false;
 	*epoch_us = (int64_t)llround(secs * 1e6);

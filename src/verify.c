@@ -23,10 +23,10 @@ struct secret {
 static struct {
 	struct secret s[MAX_SECRETS];
 	int n;
-	char upper[32];	       /* the slug in upper case: names its variables */
-	bool override;	       /* CALLBRIDGE_<SLUG>_SIGNATURE is set */
+	char upper[32]; /* the slug in upper case: names its variables */
+	bool override;  /* CALLBRIDGE_<SLUG>_SIGNATURE is set */
 	enum verify_scheme scheme;
-	char header[64];       /* for hmac-hex / stripe, "" = the default */
+	char header[64]; /* for hmac-hex / stripe, "" = the default */
 	char *path_token, *bearer;
 } keys[MAX_PLATFORMS];
 
@@ -37,9 +37,9 @@ void verify_set_tolerance(int seconds)
 	tolerance = seconds;
 }
 
-static const char *const suffixes[] = {"_SECRET",	"_SECRET_FILE",	     "_SIGNATURE",
-				       "_PATH_TOKEN",	"_PATH_TOKEN_FILE",  "_BEARER_TOKEN",
-				       "_BEARER_TOKEN_FILE", NULL};
+static const char *const suffixes[] = {
+	"_SECRET",          "_SECRET_FILE",  "_SIGNATURE",         "_PATH_TOKEN",
+	"_PATH_TOKEN_FILE", "_BEARER_TOKEN", "_BEARER_TOKEN_FILE", NULL};
 
 bool verify_is_setting(const char *slug, const char *name)
 {
@@ -98,8 +98,10 @@ static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
 	static const struct {
 		const char *name;
 		enum verify_scheme scheme;
-	} names[] = {{"simz", VERIFY_SIMZ},	  {"hmac-hex", VERIFY_HEX_BODY},
-		     {"standard", VERIFY_STANDARD}, {"stripe", VERIFY_STRIPE},
+	} names[] = {{"simz", VERIFY_SIMZ},
+		     {"hmac-hex", VERIFY_HEX_BODY},
+		     {"standard", VERIFY_STANDARD},
+		     {"stripe", VERIFY_STRIPE},
 		     {"none", VERIFY_NONE}};
 	size_t n = strcspn(v, ":");
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -107,7 +109,8 @@ static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
 			continue;
 		keys[idx].override = true;
 		keys[idx].scheme = names[i].scheme;
-		if (v[n] == ':' && (names[i].scheme == VERIFY_HEX_BODY || names[i].scheme == VERIFY_STRIPE) &&
+		if (v[n] == ':' &&
+		    (names[i].scheme == VERIFY_HEX_BODY || names[i].scheme == VERIFY_STRIPE) &&
 		    v[n + 1] && strlen(v + n + 1) < sizeof keys[idx].header) {
 			snprintf(keys[idx].header, sizeof keys[idx].header, "%s", v + n + 1);
 			return 0;
@@ -211,7 +214,10 @@ static int load_secrets(int idx, const char *name, const char *val, enum verify_
 			size_t skip = n > 6 && !memcmp(start, "whsec_", 6) ? 6 : 0;
 			int k = verify_base64_decode(start + skip, n - skip, s->key, n);
 			if (k <= 0) {
-				snprintf(err, errlen, "%s: a Standard Webhooks secret is base64, after an optional whsec_", name);
+				snprintf(
+					err, errlen,
+					"%s: a Standard Webhooks secret is base64, after an optional whsec_",
+					name);
 				return -1;
 			}
 			s->len = (size_t)k;
@@ -230,8 +236,8 @@ bool verify_has_path_token(int idx)
 	return keys[idx].path_token != NULL;
 }
 
-int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
-		       const size_t *lens, int n, unsigned char out[32])
+int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
+		       int n, unsigned char out[32])
 {
 	int rc = -1;
 	size_t outlen = 0;
@@ -264,10 +270,10 @@ static bool unhex32(const char *s, size_t len, unsigned char out[32])
 		int v = 0;
 		for (int k = 0; k < 2; k++) {
 			char c = s[2 * i + (size_t)k];
-			int d = isdigit((unsigned char)c)	   ? c - '0'
-				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
-				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
-							 : -1;
+			int d = isdigit((unsigned char)c) ? c - '0'
+				: (c >= 'a' && c <= 'f')  ? c - 'a' + 10
+				: (c >= 'A' && c <= 'F')  ? c - 'A' + 10
+							  : -1;
 			if (d < 0)
 				return false;
 			v = v * 16 + d;
@@ -321,7 +327,8 @@ static enum verify_result match_any(int idx, const void *const *parts, const siz
 {
 	unsigned char want[32];
 	for (int i = 0; i < keys[idx].n; i++) {
-		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, n, want) < 0)
+		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, n,
+				       want) < 0)
 			return VERIFY_BAD;
 		for (int c = 0; c < ncand; c++)
 			if (CRYPTO_memcmp(want, candidates[c], 32) == 0)
@@ -441,7 +448,8 @@ enum verify_result verify_request(int idx, enum verify_scheme default_scheme,
 		return VERIFY_TOKEN;
 	if (keys[idx].bearer) {
 		const char *auth = header(ctx, "Authorization");
-		if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !same_token(keys[idx].bearer, auth + 7))
+		if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+		    !same_token(keys[idx].bearer, auth + 7))
 			return VERIFY_TOKEN;
 	}
 	enum verify_scheme scheme = keys[idx].override ? keys[idx].scheme : default_scheme;

@@ -70,9 +70,8 @@ enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *
 int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap);
 
 /* HMAC-SHA256 of the concatenation of n parts into out[32]; -1 on failure. */
-int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
-		       const size_t *lens, int n, unsigned char out[32])
-	__attribute__((warn_unused_result));
+int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
+		       int n, unsigned char out[32]) __attribute__((warn_unused_result));
 
 const char *verify_result_name(enum verify_result r);
 

@@ -44,11 +44,12 @@ static inline int t_is_str(const char *got, const char *want, const char *file, 
 	t_report(pass, file, line, fmt, ap);
 	va_end(ap);
 	if (!pass)
-		printf("#   got:  %s\n#   want: %s\n", got ? got : "(null)", want ? want : "(null)");
+		printf("#   got:  %s\n#   want: %s\n", got ? got : "(null)",
+		       want ? want : "(null)");
 	return pass;
 }
 
-#define ok(cond, ...)		t_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+#define ok(cond, ...)          t_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 #define is_str(got, want, ...) t_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 
 static inline int done_testing(void)

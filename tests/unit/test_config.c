@@ -26,7 +26,8 @@ int main(void)
 
 	setenv("PORT", "0", 1);
 	ok(load(&c, NULL, err) < 0, "PORT 0 refused");
-	is_str(err, "PORT: must be an integer from 1 to 65535, got '0'", "error names the variable");
+	is_str(err, "PORT: must be an integer from 1 to 65535, got '0'",
+	       "error names the variable");
 	setenv("PORT", "80x", 1);
 	ok(load(&c, NULL, err) < 0, "PORT with junk refused");
 	setenv("PORT", "9090", 1);

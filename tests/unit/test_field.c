@@ -30,9 +30,11 @@ int main(void)
 	is_str(field_ts(&m, o, "ts"), "2026-05-19T15:02:14.000000Z", "ISO time");
 	is_str(field_ts(&m, o, "unix"), "2026-05-19T14:46:41.000000Z", "unix time");
 	is_str(field_ts(&m, o, "s"), NULL, "text is not a time");
-	is_str(field_object(&m, o, "obj"), "{\"k\":\"v\",\"deep\":{\"x\":1}}", "object as compact JSON");
+	is_str(field_object(&m, o, "obj"), "{\"k\":\"v\",\"deep\":{\"x\":1}}",
+	       "object as compact JSON");
 	is_str(field_object(&m, o, "arr"), NULL, "array is not an object");
-	is_str(field_text_array(&m, o, "arr"), "{\"a\",\"b\\\"q\",\"7\"}", "array literal, quotes escaped, non-strings skipped");
+	is_str(field_text_array(&m, o, "arr"), "{\"a\",\"b\\\"q\",\"7\"}",
+	       "array literal, quotes escaped, non-strings skipped");
 	is_str(field_text_array(&m, o, "empty"), NULL, "empty array reads absent");
 	is_str(field_direction("Outbound"), "outbound", "Outbound");
 	is_str(field_direction("INBOUND"), "inbound", "INBOUND");

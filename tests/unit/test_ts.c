@@ -19,14 +19,18 @@ int main(void)
 	is_str(iso("2026-05-19T17:02:14+02:00"), "2026-05-19T15:02:14.000000Z", "+HH:MM offset");
 	is_str(iso("2026-05-19T10:02:14-0500"), "2026-05-19T15:02:14.000000Z", "-HHMM offset");
 	is_str(iso("2026-05-19T16:02:14+01"), "2026-05-19T15:02:14.000000Z", "+HH offset");
-	is_str(iso("2026-05-19 15:02:14"), "2026-05-19T15:02:14.000000Z", "space separator, no offset is UTC");
+	is_str(iso("2026-05-19 15:02:14"), "2026-05-19T15:02:14.000000Z",
+	       "space separator, no offset is UTC");
 	is_str(iso("2026-05-19T15:02"), "2026-05-19T15:02:00.000000Z", "no seconds");
 	is_str(iso("2026-05-19"), "2026-05-19T00:00:00.000000Z", "date only");
-	is_str(iso("2026-05-19T15:02:14.123456789Z"), "2026-05-19T15:02:14.123456Z", "nanoseconds cut to micro");
+	is_str(iso("2026-05-19T15:02:14.123456789Z"), "2026-05-19T15:02:14.123456Z",
+	       "nanoseconds cut to micro");
 	is_str(iso("2024-02-29T00:00:00Z"), "2024-02-29T00:00:00.000000Z", "leap day");
-	is_str(iso("2026-01-01T00:30:00+01:00"), "2025-12-31T23:30:00.000000Z", "offset crosses a year");
+	is_str(iso("2026-01-01T00:30:00+01:00"), "2025-12-31T23:30:00.000000Z",
+	       "offset crosses a year");
 	is_str(iso("1969-12-31T23:59:59.5Z"), "1969-12-31T23:59:59.500000Z", "before the epoch");
-	is_str(iso("2026-06-30T23:59:60Z"), "2026-06-30T23:59:59.999999Z", "leap second kept in its minute");
+	is_str(iso("2026-06-30T23:59:60Z"), "2026-06-30T23:59:59.999999Z",
+	       "leap second kept in its minute");
 	is_str(iso("2026-02-29T00:00:00Z"), NULL, "not a leap year");
 	is_str(iso("2026-13-01T00:00:00Z"), NULL, "month 13");
 	is_str(iso("2026-05-19T24:00:00Z"), NULL, "hour 24");

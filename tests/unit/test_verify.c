@@ -91,19 +91,23 @@ int main(void)
 	EVP_EncodeBlock(b64, mac, 32);
 	char list[200];
 	snprintf(list, sizeof list, "v1,Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE= v1,%s", b64);
-	struct hdrs s = {{"webhook-id", "webhook-timestamp", "webhook-signature"}, {id, "1614265330", list}};
+	struct hdrs s = {{"webhook-id", "webhook-timestamp", "webhook-signature"},
+			 {id, "1614265330", list}};
 	ok(verify_check(4, VERIFY_STANDARD, NULL, body, len, get, &s, 1614265330) == VERIFY_OK,
 	   "Standard Webhooks: the second v1 entry matches");
-	ok(verify_check(4, VERIFY_STANDARD, NULL, body, len, get, &s, 1614265330 + 600) == VERIFY_STALE,
+	ok(verify_check(4, VERIFY_STANDARD, NULL, body, len, get, &s, 1614265330 + 600) ==
+		   VERIFY_STALE,
 	   "Standard Webhooks: 10 minutes late is stale");
 	s.values[0] = "msg_other";
 	ok(verify_check(4, VERIFY_STANDARD, NULL, body, len, get, &s, 1614265330) == VERIFY_BAD,
 	   "Standard Webhooks: the id is signed");
-	struct hdrs svix = {{"svix-id", "svix-timestamp", "svix-signature"}, {id, "1614265330", list}};
+	struct hdrs svix = {{"svix-id", "svix-timestamp", "svix-signature"},
+			    {id, "1614265330", list}};
 	ok(verify_check(4, VERIFY_STANDARD, NULL, body, len, get, &svix, 1614265330) == VERIFY_OK,
 	   "Svix headers accepted");
 	setenv("CALLBRIDGE_SIMPLEAI_SECRET", "whsec_not base64!", 1);
-	ok(verify_load(1, "simpleai", VERIFY_STANDARD, err, sizeof err) < 0, "a non-base64 secret fails start-up");
+	ok(verify_load(1, "simpleai", VERIFY_STANDARD, err, sizeof err) < 0,
+	   "a non-base64 secret fails start-up");
 	ok(strstr(err, "CALLBRIDGE_SIMPLEAI_SECRET") != NULL, "naming the variable");
 	ok(!verify_required(3), "a platform without a secret is open");
 	verify_free();
