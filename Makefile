@@ -57,8 +57,8 @@ deps:
 	@sh scripts/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
-	@sh scripts/run.sh
+	@$(MAKE) -s --no-print-directory all
+	@bash scripts/run.sh
 
 # `make test`: unit tests, then end-to-end tests against a throwaway PostgreSQL.
 # Every test speaks TAP; prove prints the summary line.
@@ -86,8 +86,8 @@ test-asan: deps
 		prove --exec '' --timer $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%) tests/e2e/*.t
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@sh scripts/bench.sh
+	@$(MAKE) -s --no-print-directory all
+	@bash scripts/bench.sh
 
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
