@@ -292,25 +292,9 @@ static bool write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
-static bool open_segment(struct spool *s)
-{
-	char path[4096];
-	uint64_t seq = s->next_seq++;
-	segment_path(s, seq, path, sizeof path);
-	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (s->fd < 0 || fsync_dir(s->dir) < 0) {
-		log_error("spool: cannot create a segment", "file", path, "error", strerror(errno));
-		if (s->fd >= 0)
-			close(s->fd);
-		s->fd = -1;
-		return false;
-	}
-	s->active_seq = seq;
-	s->active_size = 0;
-	return true;
-}
-
-static void close_segment(struct spool *s)
+/* The segment numbers change under the lock, so that the drainer's view (which
+ * segments are sealed) is never between two updates. Called with the lock held. */
+static void close_segment_locked(struct spool *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
@@ -318,9 +302,35 @@ static void close_segment(struct spool *s)
 	s->active_seq = 0;
 }
 
+static void close_segment(struct spool *s)
+{
+	pthread_mutex_lock(&s->mu);
+	close_segment_locked(s);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static bool open_segment(struct spool *s)
+{
+	char path[4096];
+	pthread_mutex_lock(&s->mu);
+	uint64_t seq = s->next_seq++;
+	s->active_seq = seq;
+	pthread_mutex_unlock(&s->mu);
+	segment_path(s, seq, path, sizeof path);
+	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (s->fd < 0 || fsync_dir(s->dir) < 0) {
+		log_error("spool: cannot create a segment", "file", path, "error", strerror(errno));
+		close_segment(s);
+		return false;
+	}
+	s->active_size = 0;
+	return true;
+}
+
 /* Writes a batch of appends and syncs once; on any failure the segment is cut back to
- * where the batch began, and every job of the batch reports failure. */
-static void write_batch(struct spool *s, struct job *batch)
+ * where the batch began, and every job of the batch reports failure. Returns whether it
+ * synced. */
+static bool write_batch(struct spool *s, struct job *batch)
 {
 	bool ok = true;
 	for (struct job *j = batch; j && ok; j = j->next) {
@@ -357,13 +367,12 @@ static void write_batch(struct spool *s, struct job *batch)
 				s->active_size += j->len;
 		}
 	}
-	if (any)
-		s->fsyncs++;
 	bool unlinked = false;
 	for (struct job *j = batch; j; j = j->next)
 		unlinked |= j->unlink_seq != 0;
 	if (unlinked)
 		fsync_dir(s->dir);
+	return any;
 }
 
 static void *writer_main(void *arg)
@@ -375,7 +384,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (!s->q_head) {
 			if (s->seal_req) {
-				close_segment(s);
+				close_segment_locked(s);
 				s->seal_req = false;
 				continue;
 			}
@@ -384,8 +393,9 @@ static void *writer_main(void *arg)
 		struct job *batch = s->q_head;
 		s->q_head = s->q_tail = NULL;
 		pthread_mutex_unlock(&s->mu);
-		write_batch(s, batch);
+		bool synced = write_batch(s, batch);
 		pthread_mutex_lock(&s->mu);
+		s->fsyncs += synced;
 		struct job *last = batch;
 		while (last->next)
 			last = last->next;
@@ -398,7 +408,7 @@ static void *writer_main(void *arg)
 		if (write(s->efd, &one, sizeof one) < 0)
 			log_error("spool: cannot wake the loop", "error", strerror(errno));
 	}
-	close_segment(s);
+	close_segment_locked(s);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -496,13 +506,16 @@ static void collect(void *ctx, const struct spool_record *r)
 int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, size_t errlen)
 {
 	int n = 0, rc = 0;
+	/* Every segment numbered below the bound is sealed: the one being written is the
+	 * bound itself, and any the writer opens later is numbered above it. Taken before
+	 * listing, so a segment created meanwhile is never mistaken for a sealed one. */
+	pthread_mutex_lock(&s->mu);
+	uint64_t bound = s->active_seq ? s->active_seq : s->next_seq;
+	pthread_mutex_unlock(&s->mu);
 	uint64_t *seqs = list_segments(s->dir, &n);
 	memset(seg, 0, sizeof *seg);
-	pthread_mutex_lock(&s->mu);
-	uint64_t active = s->active_seq;
-	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < n && rc == 0; i++) {
-		if (seqs[i] == active)
+		if (seqs[i] >= bound)
 			continue;
 		char path[4096];
 		size_t good_end;

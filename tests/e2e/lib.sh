@@ -48,9 +48,9 @@ diag() { echo "# $*"; }
 # log, prints the plan.
 done_testing() {
 	daemon_stop
-	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP/daemon.log" 2>/dev/null; then
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$TMP/daemon.log" 2>/dev/null; then
 		fail "the daemon's log holds no sanitizer report"
-		grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP/daemon.log" | head -40 | sed 's/^/#   /'
+		grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$TMP/daemon.log" | head -40 | sed 's/^/#   /'
 	fi
 	echo "1..$T_COUNT"
 	[ "$T_FAILED" -eq 0 ]
