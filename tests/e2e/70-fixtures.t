@@ -118,7 +118,7 @@ check_fixture() {
 	fi
 }
 
-for dir in "$FIX"/*/; do
+for dir in "$FIX"/${FIXTURE_PLATFORM:-*}/; do
 	slug=$(basename "$dir")
 	for json in "$dir"*.json; do
 		[ -e "$json" ] || continue
