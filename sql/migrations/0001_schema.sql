@@ -67,13 +67,15 @@ CREATE TABLE callbridge.calls (
     transcript_text      text,
     metadata             jsonb,
     last_event_at        timestamptz,
-    transcript_at        timestamptz, -- event time of the stored transcript_segments
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),
     UNIQUE (platform, external_id)
 );
 CREATE INDEX calls_started_at ON callbridge.calls (started_at);
-CREATE INDEX calls_agent ON callbridge.calls (platform, agent_id, started_at);
+-- Not led by platform: otherwise, before the table is first analysed, the planner may
+-- look a call up by (platform, external_id) through this index with platform alone,
+-- scanning the platform's every call, and cache that plan.
+CREATE INDEX calls_agent ON callbridge.calls (agent_id, started_at);
 CREATE INDEX calls_customer_number ON callbridge.calls (customer_number);
 CREATE INDEX calls_updated_at ON callbridge.calls (updated_at);
 CREATE TRIGGER calls_skip_noop BEFORE UPDATE ON callbridge.calls
@@ -87,6 +89,7 @@ CREATE TABLE callbridge.transcript_segments (
     speaker    text,
     content    text        NOT NULL,
     spoken_at  timestamptz,
+    event_at   timestamptz NOT NULL, -- time of the event whose transcript this is
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (call_id, seq)
@@ -154,9 +157,10 @@ CREATE TRIGGER contacts_skip_noop BEFORE UPDATE ON callbridge.contacts
     FOR EACH ROW EXECUTE FUNCTION callbridge.skip_noop_update();
 
 -- Replaces a call's transcript with the one an event carries, unless the stored one
--- comes from a newer event. segments is a JSON array of {role, speaker, content,
--- spoken_at}; seq is the array index. Tail rows of a longer, older transcript go.
--- Re-applying the same event changes nothing.
+-- comes from a newer event (its event_at). segments is a JSON array of {role, speaker,
+-- content, spoken_at}; seq is the array index. Tail rows of a longer, older transcript
+-- go. Re-applying the same event changes nothing. The call row is locked, not updated,
+-- so two transcripts of one call are applied one after the other.
 CREATE FUNCTION callbridge.put_transcript(p_platform text, p_call text, p_at timestamptz,
                                           p_segments jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -164,23 +168,24 @@ DECLARE
     v_call bigint;
     v_at   timestamptz;
 BEGIN
-    SELECT id, transcript_at INTO v_call, v_at
+    SELECT id INTO v_call
       FROM callbridge.calls WHERE platform = p_platform AND external_id = p_call
-       FOR UPDATE;
-    IF v_call IS NULL OR (v_at IS NOT NULL AND p_at < v_at) THEN
+       FOR UPDATE; -- subsumes the KEY SHARE of the segments' foreign key: no MultiXact
+    IF v_call IS NULL THEN
         RETURN;
     END IF;
-    INSERT INTO callbridge.transcript_segments AS t (call_id, seq, role, speaker, content, spoken_at)
+    SELECT event_at INTO v_at FROM callbridge.transcript_segments WHERE call_id = v_call AND seq = 0;
+    IF v_at > p_at THEN
+        RETURN;
+    END IF;
+    INSERT INTO callbridge.transcript_segments AS t (call_id, seq, role, speaker, content, spoken_at, event_at)
     SELECT v_call, (e.ord - 1)::integer, e.seg->>'role', e.seg->>'speaker',
-           coalesce(e.seg->>'content', ''), (e.seg->>'spoken_at')::timestamptz
+           coalesce(e.seg->>'content', ''), (e.seg->>'spoken_at')::timestamptz, p_at
       FROM jsonb_array_elements(p_segments) WITH ORDINALITY AS e(seg, ord)
     ON CONFLICT (call_id, seq) DO UPDATE
        SET role = EXCLUDED.role, speaker = EXCLUDED.speaker, content = EXCLUDED.content,
-           spoken_at = EXCLUDED.spoken_at;
+           spoken_at = EXCLUDED.spoken_at, event_at = EXCLUDED.event_at;
     DELETE FROM callbridge.transcript_segments
      WHERE call_id = v_call AND seq >= jsonb_array_length(p_segments);
-    IF v_at IS DISTINCT FROM p_at THEN
-        UPDATE callbridge.calls SET transcript_at = p_at WHERE id = v_call;
-    END IF;
 END
 $$;
