@@ -103,7 +103,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("stopping: no new connections; finishing deliveries in flight", "signal",
-		 sig == SIGTERM ? "TERM" : "INT");
+		   sig == SIGTERM ? "TERM" : "INT");
 	http_stop(sv->http);
 	struct timeval now, tick = {0, 20000};
 	event_base_gettimeofday_cached(sv->base, &now);
@@ -125,8 +125,9 @@ static int load_secrets(const struct config *cfg)
 			return die("%s", err);
 	for (int i = 0; i < platform_count; i++) {
 		if (!verify_required(i))
-			log_warn("no secret or token configured: anyone can post to this platform's route",
-				 "platform", platforms[i].slug);
+			log_warn(
+				"no secret or token configured: anyone can post to this platform's route",
+				"platform", platforms[i].slug);
 	}
 	return 0;
 }
@@ -138,7 +139,9 @@ static int serve(const struct config *cfg)
 	int rc = 1;
 
 	if (!cfg->database_url)
-		return die("%s", "DATABASE_URL is not set (make run starts a local PostgreSQL and sets it)");
+		return die(
+			"%s",
+			"DATABASE_URL is not set (make run starts a local PostgreSQL and sets it)");
 	if (load_secrets(cfg) != 0)
 		return 1;
 	int pending = migrate_pending(cfg->database_url, err, sizeof err);
@@ -178,7 +181,8 @@ static int serve(const struct config *cfg)
 	} else {
 		log_warn("spool disabled: deliveries are answered 503 while the database is away");
 	}
-	sv.http = sv.pgw && (!sv.spool || sv.drainer) ? http_new(sv.base, cfg, sv.pgw, sv.spool) : NULL;
+	sv.http = sv.pgw && (!sv.spool || sv.drainer) ? http_new(sv.base, cfg, sv.pgw, sv.spool)
+						      : NULL;
 	if (!sv.http) {
 		die("%s", "out of memory at start-up");
 		goto done;
@@ -189,7 +193,8 @@ static int serve(const struct config *cfg)
 	}
 	sv.sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
-	if (!sv.sigint || !sv.sigterm || event_add(sv.sigint, NULL) || event_add(sv.sigterm, NULL)) {
+	if (!sv.sigint || !sv.sigterm || event_add(sv.sigint, NULL) ||
+	    event_add(sv.sigterm, NULL)) {
 		die("%s", "cannot install signal handlers");
 		goto done;
 	}

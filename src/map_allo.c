@@ -63,12 +63,18 @@ static enum kind kind_of(const char *topic)
 	static const struct {
 		const char *prefix;
 		enum kind kind;
-	} kinds[] = {{"CALL_RECEIVED", K_CALL},	    {"call.received", K_CALL},
-		     {"call.triggered", K_CALL},    {"call.answered", K_CALL},
-		     {"call.completed", K_CALL},    {"SMS_RECEIVED", K_SMS},
-		     {"SMS_SENT", K_SMS},	    {"sms.received", K_SMS},
-		     {"sms.sent", K_SMS},	    {"CONTACT_CREATED", K_CONTACT},
-		     {"CONTACT_UPDATED", K_CONTACT}, {"contact.created", K_CONTACT},
+	} kinds[] = {{"CALL_RECEIVED", K_CALL},
+		     {"call.received", K_CALL},
+		     {"call.triggered", K_CALL},
+		     {"call.answered", K_CALL},
+		     {"call.completed", K_CALL},
+		     {"SMS_RECEIVED", K_SMS},
+		     {"SMS_SENT", K_SMS},
+		     {"sms.received", K_SMS},
+		     {"sms.sent", K_SMS},
+		     {"CONTACT_CREATED", K_CONTACT},
+		     {"CONTACT_UPDATED", K_CONTACT},
+		     {"contact.created", K_CONTACT},
 		     {"contact.updated", K_CONTACT}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (!strcmp(topic, kinds[i].prefix))
@@ -160,7 +166,8 @@ static void map_call(struct mapped *m, json_object *data, const char *topic, con
 	}
 	r->v[CALL_STARTED_AT] = get(m, field_ts, data, "start_date");
 	r->v[CALL_RECORDING_URL] = get(m, field_str, data, "recording_url");
-	r->v[CALL_DURATION_SECONDS] = minutes_to_seconds(m, get(m, field_num, data, "length_in_minutes"));
+	r->v[CALL_DURATION_SECONDS] =
+		minutes_to_seconds(m, get(m, field_num, data, "length_in_minutes"));
 	if (!r->v[CALL_DURATION_SECONDS])
 		r->v[CALL_DURATION_SECONDS] = parse_length(m, get(m, field_str, data, "length"));
 	r->v[CALL_DISPOSITION] = get(m, field_str, data, "tag");
@@ -172,8 +179,8 @@ static void map_call(struct mapped *m, json_object *data, const char *topic, con
 	if (!r->v[CALL_STATUS] && v2)
 		r->v[CALL_STATUS] = strchr(topic, '.') + 1;
 	if (result) {
-		static const char *const good[] = {"ANSWERED", "TRANSFERRED_AI", "TRANSFERRED_EXTERNAL",
-						   NULL};
+		static const char *const good[] = {"ANSWERED", "TRANSFERRED_AI",
+						   "TRANSFERRED_EXTERNAL", NULL};
 		static const char *const bad[] = {"VOICEMAIL", "BLOCKED", "FAILED", "MISSED", NULL};
 		for (int i = 0; good[i]; i++)
 			if (!strcasecmp(result, good[i]))
@@ -206,7 +213,10 @@ static void map_sms(struct mapped *m, json_object *data, const char *topic, cons
 	const char *type = get(m, field_str, data, "type");
 	r->v[SMS_EXTERNAL_ID] = id;
 	r->v[SMS_DIRECTION] = dir;
-	r->v[SMS_MESSAGE_TYPE] = !type ? NULL : !strcasecmp(type, "sms") ? "sms" : !strcasecmp(type, "mms") ? "mms" : NULL;
+	r->v[SMS_MESSAGE_TYPE] = !type                      ? NULL
+				 : !strcasecmp(type, "sms") ? "sms"
+				 : !strcasecmp(type, "mms") ? "mms"
+							    : NULL;
 	r->v[SMS_CONTENT] = get(m, field_str, data, "content");
 	r->v[SMS_SENT_AT] = get(m, field_ts, data, "sent_at");
 	r->v[SMS_FROM_NUMBER] = get(m, field_str, data, "from_number");
@@ -225,8 +235,9 @@ static const char *list_literal(struct mapped *m, json_object *arr, const char *
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
 		const char *s = json_object_is_type(e, json_type_object) ? field_str(m, e, key)
-				: json_object_is_type(e, json_type_string) ? json_object_get_string(e)
-									     : NULL;
+				: json_object_is_type(e, json_type_string)
+					? json_object_get_string(e)
+					: NULL;
 		len += s ? 2 * strlen(s) + 3 : 0;
 	}
 	char *out = rows_alloc(m, len), *p = out;
@@ -237,8 +248,9 @@ static const char *list_literal(struct mapped *m, json_object *arr, const char *
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
 		const char *s = json_object_is_type(e, json_type_object) ? field_str(m, e, key)
-				: json_object_is_type(e, json_type_string) ? json_object_get_string(e)
-									     : NULL;
+				: json_object_is_type(e, json_type_string)
+					? json_object_get_string(e)
+					: NULL;
 		if (!s || !*s)
 			continue;
 		if (count++)
@@ -280,7 +292,8 @@ void map_allo(const struct map_input *in, struct mapped *m)
 	const char *topic = field_str(m, root, "topic");
 	json_object *data = field_get(root, "data");
 	const char *hook_id = platform_header(in, "webhook-id");
-	bool v2 = field_str(m, root, "version") != NULL || (topic && islower((unsigned char)*topic));
+	bool v2 =
+		field_str(m, root, "version") != NULL || (topic && islower((unsigned char)*topic));
 
 	if (!data)
 		data = field_get(root, "body");
@@ -302,7 +315,8 @@ void map_allo(const struct map_input *in, struct mapped *m)
 
 	if (hook_id)
 		m->dedupe_key = rows_printf(m, "webhook-id:%s", hook_id);
-	else if (kind == K_CONTACT && id && strcasestr(topic, "updated") && field_digest(m, data, NULL))
+	else if (kind == K_CONTACT && id && strcasestr(topic, "updated") &&
+		 field_digest(m, data, NULL))
 		m->dedupe_key = rows_printf(m, "%s:%s:%s", topic, id, field_digest(m, data, NULL));
 	else if (kind != K_OTHER && id)
 		m->dedupe_key = rows_printf(m, "%s:%s", topic, id);

@@ -82,8 +82,10 @@ static void map_call(struct mapped *m, json_object *p, const char *call_id)
 	const char *dir = field_direction(FIRST(field_str, "direction", "call_direction"));
 	const char *from = FIRST(field_str, "from_number", "fromNumber", "from", "caller_number");
 	const char *to = FIRST(field_str, "to_number", "toNumber", "to", "callee_number");
-	const char *customer = FIRST(field_str, "customer_number", "customerNumber", "customer_phone");
-	const char *customer_name = FIRST(field_str, "customer_name", "customerName", "contact_name");
+	const char *customer =
+		FIRST(field_str, "customer_number", "customerNumber", "customer_phone");
+	const char *customer_name =
+		FIRST(field_str, "customer_name", "customerName", "contact_name");
 	const char *agent_name = FIRST(field_str, "agent_name", "agentName", "assistant_name");
 
 	r->v[CALL_EXTERNAL_ID] = call_id;
@@ -100,7 +102,8 @@ static void map_call(struct mapped *m, json_object *p, const char *call_id)
 	r->v[CALL_STARTED_AT] = FIRST(field_ts, "started_at", "startedAt", "start_time");
 	r->v[CALL_ANSWERED_AT] = FIRST(field_ts, "answered_at", "answeredAt");
 	r->v[CALL_ENDED_AT] = FIRST(field_ts, "ended_at", "endedAt", "end_time");
-	r->v[CALL_DURATION_SECONDS] = FIRST(field_num, "duration_seconds", "durationSeconds", "duration");
+	r->v[CALL_DURATION_SECONDS] =
+		FIRST(field_num, "duration_seconds", "durationSeconds", "duration");
 	r->v[CALL_SUMMARY] = FIRST(field_str, "summary");
 	r->v[CALL_SENTIMENT] = FIRST(field_str, "sentiment");
 	r->v[CALL_RECORDING_URL] = FIRST(field_str, "recording_url", "recordingUrl");
@@ -119,7 +122,8 @@ static void map_call(struct mapped *m, json_object *p, const char *call_id)
 	} else if (t && json_object_is_type(t, json_type_string)) {
 		r->v[CALL_TRANSCRIPT_TEXT] = field_str(m, t, NULL);
 		if (r->v[CALL_TRANSCRIPT_TEXT] &&
-		    transcript_split(m, call_id, r->v[CALL_TRANSCRIPT_TEXT], agent_name, customer_name) < 0)
+		    transcript_split(m, call_id, r->v[CALL_TRANSCRIPT_TEXT], agent_name,
+				     customer_name) < 0)
 			rows_fail(m, "out of memory splitting the transcript");
 	}
 }
@@ -153,7 +157,8 @@ void map_simpleai(const struct map_input *in, struct mapped *m)
 	else
 		m->dedupe_key = field_digest(m, root, per_attempt);
 
-	bool transcript = !strcmp(event, "call.transcript_update") || !strcmp(event, "transcript.updated");
+	bool transcript =
+		!strcmp(event, "call.transcript_update") || !strcmp(event, "transcript.updated");
 	if (!once_per_call && !transcript) {
 		m->status = MAP_UNMAPPED;
 		return;

@@ -37,7 +37,8 @@ int main(void)
 	is_str(seg(2), "customer|John Smith|yes", "customer's full name");
 
 	split("Agent: first\n  second line\n\n\tthird\nUser: ok", NULL, NULL);
-	is_str(seg(0), "agent|Agent|first\nsecond line\nthird", "continuation lines joined, trimmed");
+	is_str(seg(0), "agent|Agent|first\nsecond line\nthird",
+	       "continuation lines joined, trimmed");
 	ok(m.transcript.n == 2, "continuations start no segment");
 
 	split("no labels at all\njust text", NULL, NULL);
@@ -51,7 +52,8 @@ int main(void)
 	is_str(seg(1), "customer|User|answer", "next label after an empty one");
 
 	split("A very very long label that is surely not a speaker name: text", NULL, NULL);
-	ok(m.transcript.n == 1 && m.transcript.seg[0].speaker == NULL, "labels over 40 characters are text");
+	ok(m.transcript.n == 1 && m.transcript.seg[0].speaker == NULL,
+	   "labels over 40 characters are text");
 
 	split("Agent: one\r\nUser: two\r\n", NULL, NULL);
 	is_str(seg(1), "customer|User|two", "CRLF");
