@@ -175,30 +175,41 @@ const char *field_direction(const char *s)
 	return NULL;
 }
 
-const char *field_text_array(struct mapped *m, json_object *obj, const char *path)
+/* The text an array entry contributes to field_text_array, or NULL. */
+static const char *entry_text(json_object *e, const char *key)
+{
+	if (key && json_object_is_type(e, json_type_object)) {
+		json_object *v = NULL;
+		if (!json_object_object_get_ex(e, key, &v) ||
+		    !json_object_is_type(v, json_type_string))
+			return NULL;
+		e = v;
+	}
+	if (!json_object_is_type(e, json_type_string) && !json_object_is_type(e, json_type_int) &&
+	    !json_object_is_type(e, json_type_double))
+		return NULL;
+	const char *s = json_object_get_string(e);
+	return s && *s ? s : NULL;
+}
+
+const char *field_text_array(struct mapped *m, json_object *obj, const char *path, const char *key)
 {
 	json_object *v = field_get(obj, path);
 	if (!v || !json_object_is_type(v, json_type_array))
 		return NULL;
 	size_t n = json_object_array_length(v), len = 3, count = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(v, i);
-		if (json_object_is_type(e, json_type_string) ||
-		    json_object_is_type(e, json_type_int) ||
-		    json_object_is_type(e, json_type_double))
-			len += 2 * strlen(json_object_get_string(e)) + 3;
+		const char *s = entry_text(json_object_array_get_idx(v, i), key);
+		len += s ? 2 * strlen(s) + 3 : 0;
 	}
 	char *out = rows_alloc(m, len), *p = out;
 	if (!out)
 		return NULL;
 	*p++ = '{';
 	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(e, json_type_string) &&
-		    !json_object_is_type(e, json_type_int) &&
-		    !json_object_is_type(e, json_type_double))
+		const char *s = entry_text(json_object_array_get_idx(v, i), key);
+		if (!s)
 			continue;
-		const char *s = json_object_get_string(e);
 		if (count++)
 			*p++ = ',';
 		*p++ = '"';

@@ -29,9 +29,10 @@ const char *field_ts(struct mapped *m, json_object *obj, const char *path);
 /* An object, as compact JSON text (for jsonb columns); other types read absent. */
 const char *field_object(struct mapped *m, json_object *obj, const char *path);
 
-/* An array of strings (numbers taken as their text; other entries skipped) as a
- * PostgreSQL array literal: {"a","b"}. An empty or absent array reads absent. */
-const char *field_text_array(struct mapped *m, json_object *obj, const char *path);
+/* An array of strings (numbers taken as their text) as a PostgreSQL array literal:
+ * {"a","b"}. With key set, objects holding a string under key count too
+ * ([{"email": "a"}]). Other entries are skipped; an empty or absent array reads absent. */
+const char *field_text_array(struct mapped *m, json_object *obj, const char *path, const char *key);
 
 /* A speaker role in any spelling as agent|customer|system|unknown: agent, assistant, ai,
  * bot -> agent; user, customer, caller, human, contact, lead -> customer; system, tool,

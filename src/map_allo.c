@@ -225,49 +225,6 @@ static void map_sms(struct mapped *m, json_object *data, const char *topic, cons
 	r->v[SMS_TO_NAME] = get(m, field_str, data, "to_name");
 }
 
-/* An array of strings or of objects holding the string under key, as a PostgreSQL
- * array literal; NULL when empty. */
-static const char *list_literal(struct mapped *m, json_object *arr, const char *key)
-{
-	if (!arr || !json_object_is_type(arr, json_type_array))
-		return NULL;
-	size_t n = json_object_array_length(arr), len = 3;
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(arr, i);
-		const char *s = json_object_is_type(e, json_type_object) ? field_str(m, e, key)
-				: json_object_is_type(e, json_type_string)
-					? json_object_get_string(e)
-					: NULL;
-		len += s ? 2 * strlen(s) + 3 : 0;
-	}
-	char *out = rows_alloc(m, len), *p = out;
-	int count = 0;
-	if (!out)
-		return NULL;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(arr, i);
-		const char *s = json_object_is_type(e, json_type_object) ? field_str(m, e, key)
-				: json_object_is_type(e, json_type_string)
-					? json_object_get_string(e)
-					: NULL;
-		if (!s || !*s)
-			continue;
-		if (count++)
-			*p++ = ',';
-		*p++ = '"';
-		for (; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				*p++ = '\\';
-			*p++ = *s;
-		}
-		*p++ = '"';
-	}
-	*p++ = '}';
-	*p = '\0';
-	return count ? out : NULL;
-}
-
 static void map_contact(struct mapped *m, json_object *data, const char *id)
 {
 	struct row *r = rows_add(m, TBL_CONTACTS);
@@ -279,11 +236,10 @@ static void map_contact(struct mapped *m, json_object *data, const char *id)
 		r->v[CONTACT_FIRST_NAME] = get(m, field_str, data, "first_name");
 	r->v[CONTACT_LAST_NAME] = get(m, field_str, data, "last_name");
 	r->v[CONTACT_COMPANY] = get(m, field_str, data, "company");
-	r->v[CONTACT_EMAILS] = list_literal(m, field_get(data, "emails"), "email");
-	r->v[CONTACT_PHONE_NUMBERS] = list_literal(m, field_get(data, "numbers"), "number");
+	r->v[CONTACT_EMAILS] = field_text_array(m, data, "emails", "email");
+	r->v[CONTACT_PHONE_NUMBERS] = field_text_array(m, data, "numbers", "number");
 	if (!r->v[CONTACT_PHONE_NUMBERS])
-		r->v[CONTACT_PHONE_NUMBERS] =
-			list_literal(m, field_get(data, "phone_numbers"), "number");
+		r->v[CONTACT_PHONE_NUMBERS] = field_text_array(m, data, "phone_numbers", "number");
 }
 
 void map_allo(const struct map_input *in, struct mapped *m)

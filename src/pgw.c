@@ -397,6 +397,7 @@ static bool data_error(const char *sqlstate)
 /* Retries the batch after a transient error, giving up on deliveries tried thrice. */
 static void retry_or_give_up(struct conn *c)
 {
+	log_warn("batch failed, retrying", "sqlstate", c->err_state, "error", c->err_msg);
 	for (int i = 0; i < c->nbatch; i++) {
 		struct pgw_delivery *d = c->batch[i];
 		if (++d->attempts >= 3) {
@@ -441,8 +442,6 @@ static void segment_done(struct conn *c)
 			finish(w, d, PGW_REJECTED);
 			requeue_batch(c);
 		} else {
-			log_warn("batch failed, retrying", "sqlstate", c->err_state, "error",
-				 c->err_msg);
 			retry_or_give_up(c);
 		}
 		start_rollback(c);
@@ -472,8 +471,6 @@ static void segment_done(struct conn *c)
 				 c->err_state, "error", c->err_msg);
 			requeue_batch(c);
 		} else {
-			log_warn("batch failed, retrying", "sqlstate", c->err_state, "error",
-				 c->err_msg);
 			retry_or_give_up(c);
 		}
 		start_rollback(c);
