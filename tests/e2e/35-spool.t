@@ -38,19 +38,39 @@ for _ in $(seq 1 30); do [ -z "$(ls "$SPOOL")" ] && break; sleep 0.1; done
 is "$(ls "$SPOOL" | wc -l)" 0 "drained segments deleted"
 like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_spool_records 0' "metrics: spool empty"
 
-# kill -9 during load, database down, then up: every 2xx ends in the database once.
-burst() { # burst PREFIX N: posts N distinct events 8 at a time; lines "<i> <code>" in $TMP/PREFIX.codes
-	for i in $(seq 1 "$2"); do mk "$1_$i"; done
+# PostgreSQL stopped in the middle of a steady load, then started again: every 2xx is in
+# the database exactly once, with no restart of the daemon.
+prepare() { for i in $(seq 1 "$2"); do mk "$1_$i"; done; }
+answered() { # answered PREFIX N: waits until N answers are in
+	for _ in $(seq 1 100); do [ "$(wc -l <"$TMP/$1.codes" 2>/dev/null || echo 0)" -ge "$2" ] && return 0; sleep 0.05; done
+}
+burst() { # burst PREFIX N: posts N prepared events 8 at a time; lines "<i> <code>" in $TMP/PREFIX.codes
 	seq 1 "$2" | xargs -P 8 -I{} sh -c "echo {} \$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @$TMP/$1_{}.json http://127.0.0.1:$PORT/webhooks/simz)" >"$TMP/$1.codes"
 }
 acked() { awk -v p="$1" '$2 == 200 {print p "_" $1}' "$TMP/$1.codes" | sort; }
 lost() { comm -23 <(acked "$1") <(sql "SELECT external_id FROM callbridge.calls WHERE external_id LIKE '$1\\_%'" | sort) | grep -c . || true; }
 
+prepare steady 600
+burst steady 600 &
+b=$!
+answered steady 100
+pg_stop
+sleep 0.5
+pg_start
+wait "$b"
+n=$(acked steady | grep -c . || true)
+drained steady "$n" || true
+is "$(lost steady)" 0 "database stopped mid-load and started: all $n acknowledged deliveries stored"
+is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%steady%' AND delivery_count <> 1")" 0 "each exactly once"
+is "$(awk '$2 != 200' "$TMP/steady.codes" | wc -l)" 0 "with the spool on, every delivery was acknowledged"
+
+# kill -9 during load, database down, then up: every 2xx ends in the database once.
 pg_stop
 sleep 0.3
+prepare k9down 400
 burst k9down 400 &
 b=$!
-sleep 0.4
+answered k9down 100
 kill -9 "$DAEMON_PID"
 wait "$b"
 DAEMON_PID=
@@ -59,18 +79,21 @@ daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
 wait_ready
 n=$(acked k9down | grep -c . || true)
 drained k9down "$n" || true
+like "$n" '^[1-9][0-9]+$' "kill -9 with the database down came after $n acknowledgements"
 is "$(lost k9down)" 0 "kill -9 with the database down: all $n acknowledged deliveries in the database after restart"
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%k9down%' AND delivery_count <> 1")" 0 "each exactly once"
 
+prepare k9up 400
 burst k9up 400 &
 b=$!
-sleep 0.4
+answered k9up 100
 kill -9 "$DAEMON_PID"
 wait "$b"
 DAEMON_PID=
 daemon_start
 wait_ready
 n=$(acked k9up | grep -c . || true)
+like "$n" '^[1-9][0-9]+$' "kill -9 with the database up came after $n acknowledgements"
 is "$(lost k9up)" 0 "kill -9 with the database up: all $n acknowledged deliveries in the database"
 daemon_stop
 
