@@ -89,5 +89,22 @@ like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="too_large
 like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="rejected"\} [1-9]' "metrics count refused events"
 like "$metrics" 'callbridge_database_up 1' "metrics: database up"
 
+# Headers past 64 KiB are refused; a client that stalls mid-request is cut off after
+# CALLBRIDGE_READ_TIMEOUT_SECONDS; neither harms anyone else.
+big=$(head -c 70000 /dev/zero | tr '\0' 'a')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Padding: $big" --data-binary @"$FIX/simz/call_completed.json" "http://127.0.0.1:$PORT/webhooks/simz")
+like "$code" '^(4[0-9][0-9]|000)$' "headers over 64 KiB refused ($code)"
+daemon_stop
+daemon_start CALLBRIDGE_READ_TIMEOUT_SECONDS=1
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'POST /webhooks/simz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"event":' >&3
+start=$(date +%s%N)
+timeout 5 cat <&3 >/dev/null # returns when the server closes the connection
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+exec 3>&-
+[ "$elapsed" -lt 3000 ] && pass "a client stalling mid-body is cut off by the read timeout (${elapsed} ms)" || fail "a client stalling mid-body is cut off by the read timeout (${elapsed} ms)"
+request GET /healthz
+is "$CODE" 200 "others are served meanwhile"
+
 kill -0 "$DAEMON_PID" && pass "daemon still running" || fail "daemon still running"
 done_testing
