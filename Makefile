@@ -25,7 +25,7 @@ MIGRATIONS := $(sort $(wildcard sql/migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test test-unit test-e2e test-asan bench clean format format-check
+.PHONY: all deps run test test-unit test-e2e test-asan fuzz bench clean format format-check
 
 all: $(BINDIR)/callbridge
 
@@ -85,17 +85,21 @@ test-asan: deps
 		CB_TEST_BIN=$(CURDIR)/bin-asan/callbridge \
 		prove --exec '' --timer $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%) tests/e2e/*.t
 
+# libFuzzer targets (fuzz/), FUZZ_SECONDS each (default 60); see fuzz/README.md.
+fuzz: deps
+	@bash scripts/fuzz.sh
+
 bench: deps
 	@$(MAKE) -s --no-print-directory all
 	@bash scripts/bench.sh
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 format-check:
-	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 clean:
-	rm -rf $(BUILD) bin build-asan bin-asan
+	rm -rf $(BUILD) bin build-asan bin-asan build-fuzz
 
 -include $(wildcard $(BUILD)/*.d)
