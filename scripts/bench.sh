@@ -49,7 +49,9 @@ echo
 for w in $workloads; do
 	psql -X -q "$DATABASE_URL" -c "TRUNCATE callbridge.webhook_events, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" 2>/dev/null
 	c0=$(cpu_ticks)
-	wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s -s "bench/$w.lua" "http://127.0.0.1:$port/" >"$tmp/wrk.out" 2>&1
+	case $w in simz) pattern=simz--call-completed ;; *) pattern='*' ;; esac
+	BENCH_TEMPLATES=$pattern wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s \
+		-s bench/load.lua "http://127.0.0.1:$port/" >"$tmp/wrk.out" 2>&1
 	c1=$(cpu_ticks)
 	ok=$(sed -n 's/^BENCH requests=[0-9]* ok=\([0-9]*\).*/\1/p' "$tmp/wrk.out")
 	stored=$(psql -X -tAc "SELECT count(*) FROM callbridge.webhook_events" "$DATABASE_URL")

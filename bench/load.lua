@@ -1,12 +1,14 @@
--- wrk script: a mix of all platforms' events, with transcripts. Each template in
--- bench/templates/<slug>--<name>.json is posted to /webhooks/<slug> in turn, with every
--- @ID@ replaced by an id unique to the request, so each request is a new delivery.
+-- wrk script: realistic events from bench/templates/<slug>--<name>.json, posted in turn to
+-- /webhooks/<slug> with every @ID@ replaced by an id unique to the request, so each
+-- request is a new delivery. BENCH_TEMPLATES (a shell glob, default "*") picks templates:
+-- "simz--call-completed" is the SimZ-only workload, "*" the mix of all platforms.
 local templates = {}
 local counter = 0
 local threads = {}
 
 local function load_templates()
-   local p = io.popen("ls bench/templates/*.json")
+   local pattern = os.getenv("BENCH_TEMPLATES") or "*"
+   local p = io.popen("ls bench/templates/" .. pattern .. ".json")
    for path in p:lines() do
       local slug = path:match("templates/([a-z]+)%-%-")
       local f = io.open(path, "r")
