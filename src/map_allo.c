@@ -1,119 +1,332 @@
-/* map_allo — Allo webhooks, v1 {"topic", "data"|"body"} (snake_case or camelCase
- * fields) and v2 {topic, version: "2.0", timestamp, data}.
+/* map_allo — Allo webhooks, v1 {"topic", "data"|"body"} (snake_case or camelCase field
+ * names) and v2 {topic, version: "2.0", timestamp, data} (Standard Webhooks), mapped to
+ * calls (+ transcript segments), sms_messages and contacts. Pure: no I/O.
  *
  *   CALL_RECEIVED, call.received|triggered|answered|completed  -> calls (+ transcript)
  *   SMS_RECEIVED, SMS_SENT, sms.received, sms.sent             -> sms_messages
  *   CONTACT_CREATED, CONTACT_UPDATED, contact.created|updated  -> contacts
  *   PING, tag.added, tag.removed, anything else                -> stored raw, unmapped
+ * Topics are matched without regard to case. A missing topic, or a mapped topic whose
+ * data has no id, fails the event (400).
  *
  * Choices where the docs are silent:
- * - Calls: length_in_minutes * 60 is duration_seconds (the human "2m 30s" `length` is
- *   read when the minutes are absent); `tag` is the disposition; `result` is the status
- *   as sent (v2 without a result: the topic's state, e.g. "answered"); successful is true
- *   for ANSWERED and TRANSFERRED_*, false for VOICEMAIL, BLOCKED, FAILED and MISSED;
- *   user_email (the route's owner) is the agent_id; data_collected is the metadata;
- *   `summary`, else `one_sentence_summary`. v2 call.answered sets answered_at and
- *   call.completed ended_at from the event time. Transfer details stay in the payload.
+ * - Every field is read under its snake_case name, else its camelCase one (start_date,
+ *   startDate); the data is `data`, else `body` (older pages), whichever is an object.
+ *   A value of the wrong type reads as absent (a boolean where text is due, an id that
+ *   is neither a string nor an integer).
+ * - Calls: length_in_minutes * 60 is duration_seconds, fractions kept; the human `length`
+ *   ("2m 30s", "1h 2m", "45 sec", "2:30") is read when the minutes are absent or
+ *   unusable; negative or unreadable durations are dropped. `tag` is the disposition; `summary`,
+ *   else `one_sentence_summary`. `result` is the status as sent (else a `status` field;
+ *   v2 without either: the topic's state, "received", "answered", ...). successful is
+ *   true for ANSWERED and TRANSFERRED_*, false for VOICEMAIL, BLOCKED, FAILED and MISSED,
+ *   NULL for anything else. user_email (the route's owner) is the agent_id.
+ *   data_collected is the metadata, as sent, so its keys stay at the top level; the
+ *   transfer objects, integration_id and original_to_* are not mapped: they stay in the
+ *   stored payload. The customer is the caller (from) of an inbound call and the called
+ *   party (to) of an outbound one; without a direction it is left NULL.
+ * - v2 call times: call.received/call.triggered give started_at, call.answered
+ *   answered_at, call.completed ended_at from the envelope timestamp when the data
+ *   carries no explicit time. Never from the webhook-timestamp header: it changes on
+ *   every retry.
+ * - Transcript: transcriptions[] {source, time, text} are segments (role from source,
+ *   speaker as sent). A `time` that is an ISO or unix time is spoken_at; a small number
+ *   (below 1e9) or "mm:ss" is an offset into the call, added to started_at (NULL when
+ *   the start is unknown). concatenated_transcript is transcript_text, else the segments.
  * - SMS: direction from the data, else from the topic (received: inbound, sent:
- *   outbound); type SMS/MMS as sms/mms.
- * - Contacts: `name` is the first name (as documented); emails and numbers may be
- *   strings or objects ({email}, {number}).
- * - Event time: v2 `timestamp`; v1 sends none, so a time of the data stands in
- *   (updated_at for contacts, sent_at for SMS, start_date for calls). A contact creation
- *   with no time at all takes 1970-01-01, so that it only ever fills gaps: an update that
- *   arrived first is never overwritten by it.
+ *   outbound); type SMS/MMS as sms/mms, anything else NULL.
+ * - Contacts: `name` is the first name (as documented); emails and numbers may hold
+ *   strings or objects ({email}, {number}). An array sent empty is stored empty ({}): the
+ *   contact has none now. An absent or null array is not carried.
+ * - Event time: v2 `timestamp` (ISO or unix). v1 sends none, so a time of the data stands
+ *   in: updated_at (creations: also created_at) for contacts, sent_at for SMS, start_date
+ *   for calls; else NULL, the receive time. A contact creation with no time at all is
+ *   dated 1970-01-01, so it only ever fills gaps: an update that arrived before it is
+ *   never overwritten by it.
  *
- * De-duplication: v2's webhook-id header (stable across its 8 attempts); else
- * "<topic>:<id>" for calls, SMS and contact creations; "<topic>:<id>:<hash of the data>"
- * for contact updates (one contact is updated many times; a retry repeats the same
- * data); PING and unknown topics: the body's hash. */
+ * De-duplication: the webhook-id (or svix-id) header, stable across v2's 8 attempts;
+ * else "<topic>:<id>" for calls, SMS and contact creations (one of each per entity), and
+ * "<topic>:<id>:<hash of the data>" for contact updates (a contact is updated many
+ * times; a retry repeats the same data); PING and unknown topics: the body's hash. */
 #include "field.h"
 #include "platform.h"
+#include "ts.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define EPOCH "1970-01-01T00:00:00.000000Z"
+
+/* A number below this is an offset into the call, not a unix time (2001-09-09). */
+#define MAX_OFFSET_SECONDS 1e9
 
 typedef const char *reader(struct mapped *m, json_object *obj, const char *path);
 
 enum kind { K_OTHER, K_CALL, K_SMS, K_CONTACT };
 
+/* What the envelope says about the event. */
+struct event {
+	const char *topic;
+	const char *state; /* v2: the word after the dot ("answered"); v1: NULL */
+	const char *stamp; /* the envelope's timestamp (v2), or NULL */
+	json_object *data; /* borrowed; NULL when neither data nor body is an object */
+	const char *id;    /* the entity id, or NULL */
+	enum kind kind;
+};
+
+/* ---- reading fields ---------------------------------------------------------------- */
+
+/* snake_case -> camelCase ("one_sentence_summary" -> "oneSentenceSummary"). */
+static void camel_case(const char *snake, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *s = snake; *s && o + 1 < size; s++) {
+		if (*s == '_' && s[1])
+			out[o++] = (char)toupper((unsigned char)*++s);
+		else
+			out[o++] = *s;
+	}
+	out[o] = '\0';
+}
+
+/* A text field: a string, or a number as its text (phone numbers, ids); a boolean is no
+ * text of ours and reads absent. */
+static const char *str(struct mapped *m, json_object *obj, const char *path)
+{
+	json_object *v = field_get(obj, path);
+	return v && !json_object_is_type(v, json_type_boolean) ? field_str(m, obj, path) : NULL;
+}
+
 /* Reads a field under its snake_case name, else its camelCase one. */
 static const char *get(struct mapped *m, reader *read, json_object *data, const char *snake)
 {
+	char camel[64];
 	const char *v = read(m, data, snake);
 	if (v || !strchr(snake, '_'))
 		return v;
-	char camel[64];
-	size_t o = 0;
-	for (const char *s = snake; *s && o + 1 < sizeof camel; s++) {
-		if (*s == '_' && s[1]) {
-			camel[o++] = (char)toupper((unsigned char)*++s);
-			continue;
-		}
-		camel[o++] = *s;
-	}
-	camel[o] = '\0';
+	camel_case(snake, camel, sizeof camel);
 	return read(m, data, camel);
+}
+
+/* The first of several names (each in both spellings) that reads. */
+static const char *first(struct mapped *m, reader *read, json_object *data,
+			 const char *const *names)
+{
+	for (; *names; names++) {
+		const char *v = get(m, read, data, *names);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+/* ANY(reader, data, "name", ...): first() over the names, with the m in scope. */
+#define ANY(read, data, ...) first(m, read, data, (const char *const[]){__VA_ARGS__, NULL})
+
+/* The entity id: a non-empty string or an integer; other types read absent. */
+static const char *entity_id(struct mapped *m, json_object *data)
+{
+	json_object *v = field_get(data, "id");
+	if (!v ||
+	    !(json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int)))
+		return NULL;
+	return field_str(m, data, "id");
+}
+
+/* `data`, else `body`: the first that is an object. */
+static json_object *event_data(json_object *root)
+{
+	json_object *d = field_get(root, "data");
+	if (d && json_object_is_type(d, json_type_object))
+		return d;
+	d = field_get(root, "body");
+	return d && json_object_is_type(d, json_type_object) ? d : NULL;
 }
 
 static enum kind kind_of(const char *topic)
 {
 	static const struct {
-		const char *prefix;
+		const char *topic;
 		enum kind kind;
-	} kinds[] = {{"CALL_RECEIVED", K_CALL},
-		     {"call.received", K_CALL},
-		     {"call.triggered", K_CALL},
-		     {"call.answered", K_CALL},
-		     {"call.completed", K_CALL},
-		     {"SMS_RECEIVED", K_SMS},
-		     {"SMS_SENT", K_SMS},
-		     {"sms.received", K_SMS},
-		     {"sms.sent", K_SMS},
-		     {"CONTACT_CREATED", K_CONTACT},
-		     {"CONTACT_UPDATED", K_CONTACT},
-		     {"contact.created", K_CONTACT},
-		     {"contact.updated", K_CONTACT}};
+	} kinds[] = {
+		{"CALL_RECEIVED", K_CALL},
+		{"call.received", K_CALL},
+		{"call.triggered", K_CALL},
+		{"call.answered", K_CALL},
+		{"call.completed", K_CALL},
+		{"SMS_RECEIVED", K_SMS},
+		{"SMS_SENT", K_SMS},
+		{"sms.received", K_SMS},
+		{"sms.sent", K_SMS},
+		{"CONTACT_CREATED", K_CONTACT},
+		{"CONTACT_UPDATED", K_CONTACT},
+		{"contact.created", K_CONTACT},
+		{"contact.updated", K_CONTACT},
+	};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-		if (!strcmp(topic, kinds[i].prefix))
+		if (!strcasecmp(topic, kinds[i].topic))
 			return kinds[i].kind;
 	return K_OTHER;
 }
 
-/* "2m 30s", "1h 2m", "45s", "3 min" -> seconds as text; NULL when it does not parse. */
-static const char *parse_length(struct mapped *m, const char *s)
+/* ---- durations and offsets --------------------------------------------------------- */
+
+/* Unsigned decimal digits with an optional fraction ("2", "2.5", ".5"): no sign, exponent,
+ * hex, inf or nan. Returns the end, or NULL when no digit was read. */
+static const char *decimal(const char *s, double *out)
 {
-	double total = 0;
-	bool any = false;
-	while (s && *s) {
-		while (*s == ' ')
-			s++;
-		char *end;
-		double v = strtod(s, &end);
-		if (end == s)
-			return NULL;
+	double v = 0, scale = 1;
+	bool digits = false;
+	for (; isdigit((unsigned char)*s); s++, digits = true)
+		v = v * 10 + (*s - '0');
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++, digits = true)
+			v = v * 10 + (*s - '0'), scale *= 10;
+	*out = v / scale; /* one rounding: 0.75 is 75 / 100 */
+	return digits && isfinite(*out) ? s : NULL;
+}
+
+/* "mm:ss" or "hh:mm:ss" (the last part may have a fraction) in seconds. */
+static bool clock_seconds(const char *s, double *out)
+{
+	double total = 0, v;
+	int parts = 0;
+	while (*s == ' ')
+		s++;
+	for (;;) {
+		const char *end = decimal(s, &v);
+		if (!end || ++parts > 3)
+			return false;
+		total = total * 60 + v;
 		s = end;
-		while (*s == ' ')
-			s++;
-		double unit = *s == 'h' ? 3600 : *s == 'm' ? 60 : *s == 's' ? 1 : 0;
-		if (unit == 0)
-			return NULL;
-		while (isalpha((unsigned char)*s))
-			s++;
-		total += v * unit;
-		any = true;
+		if (*s != ':')
+			break;
+		s++;
 	}
-	return any ? rows_printf(m, "%.15g", total) : NULL;
+	while (*s == ' ')
+		s++;
+	*out = total;
+	return parts >= 2 && *s == '\0';
 }
 
-static const char *minutes_to_seconds(struct mapped *m, const char *minutes)
+/* The seconds one unit word stands for, or 0. */
+static double unit_seconds(const char *w, size_t n)
 {
-	return minutes ? rows_printf(m, "%.15g", strtod(minutes, NULL) * 60) : NULL;
+	static const struct {
+		const char *word;
+		double secs;
+	} units[] = {{"h", 3600}, {"hr", 3600}, {"hrs", 3600}, {"hour", 3600}, {"hours", 3600},
+		     {"m", 60},   {"min", 60},  {"mins", 60},  {"minute", 60}, {"minutes", 60},
+		     {"s", 1},    {"sec", 1},   {"secs", 1},   {"second", 1},  {"seconds", 1}};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strlen(units[i].word) == n && !strncasecmp(w, units[i].word, n))
+			return units[i].secs;
+	return 0;
 }
 
-static void map_transcript(struct mapped *m, json_object *data, const char *call_id)
+/* A human duration in seconds: "2m 30s", "1h 2m 3s", "45 sec", "3 min", "2:30". A bare
+ * number has no unit and does not read. */
+static bool human_seconds(const char *s, double *out)
+{
+	double total = 0, v;
+	int parts = 0;
+	if (strchr(s, ':'))
+		return clock_seconds(s, out);
+	for (;;) {
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (*s == '\0')
+			break;
+		const char *end = decimal(s, &v);
+		if (!end)
+			return false;
+		for (s = end; *s == ' '; s++)
+			;
+		for (end = s; isalpha((unsigned char)*end); end++)
+			;
+		double unit = unit_seconds(s, (size_t)(end - s));
+		if (unit == 0)
+			return false;
+		total += v * unit;
+		parts++;
+		s = end;
+	}
+	*out = total;
+	return parts > 0 && isfinite(total);
+}
+
+static const char *seconds_text(struct mapped *m, double secs)
+{
+	return isfinite(secs) && secs >= 0 ? rows_printf(m, "%.15g", secs) : NULL;
+}
+
+/* length_in_minutes * 60, else (absent or unusable) the human `length`. */
+static const char *call_duration(struct mapped *m, json_object *data)
+{
+	const char *minutes = get(m, field_num, data, "length_in_minutes");
+	const char *length = get(m, str, data, "length");
+	const char *secs = minutes ? seconds_text(m, strtod(minutes, NULL) * 60) : NULL;
+	double v;
+	if (!secs && length && human_seconds(length, &v))
+		secs = seconds_text(m, v);
+	return secs;
+}
+
+/* A transcript `time` given as an offset into the call rather than a point in time: a
+ * number (or numeric string) below 1e9, or "mm:ss". */
+static bool offset_seconds(json_object *t, double *out)
+{
+	const char *s, *end;
+	bool negative;
+	if (json_object_is_type(t, json_type_int) || json_object_is_type(t, json_type_double)) {
+		*out = json_object_get_double(t);
+		return *out < MAX_OFFSET_SECONDS;
+	}
+	if (!json_object_is_type(t, json_type_string))
+		return false;
+	s = json_object_get_string(t);
+	if (clock_seconds(s, out))
+		return true;
+	while (*s == ' ')
+		s++;
+	negative = *s == '-';
+	end = decimal(s + negative, out);
+	while (end && *end == ' ')
+		end++;
+	if (!end || *end != '\0')
+		return false;
+	*out = negative ? -*out : *out;
+	return *out < MAX_OFFSET_SECONDS;
+}
+
+/* started_at + secs, canonical; NULL when the start is unknown, the offset negative or
+ * the sum past year 9999. */
+static const char *ts_plus(struct mapped *m, const char *started_at, double secs)
+{
+	int64_t us;
+	char out[TS_LEN];
+	if (!started_at || secs < 0 || !ts_parse_iso(started_at, &us))
+		return NULL;
+	ts_format(us + llround(secs * 1e6), out);
+	return ts_parse_iso(out, &us) ? rows_strdup(m, out) : NULL;
+}
+
+static const char *spoken_at(struct mapped *m, json_object *entry, const char *started_at)
+{
+	double secs;
+	json_object *t = field_get(entry, "time");
+	if (t && offset_seconds(t, &secs))
+		return ts_plus(m, started_at, secs);
+	return field_ts(m, entry, "time");
+}
+
+/* ---- calls ------------------------------------------------------------------------- */
+
+static void map_transcript(struct mapped *m, json_object *data, const char *call_id,
+			   const char *started_at)
 {
 	json_object *arr = field_get(data, "transcriptions");
 	if (!arr || !json_object_is_type(arr, json_type_array))
@@ -121,174 +334,236 @@ static void map_transcript(struct mapped *m, json_object *data, const char *call
 	size_t n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
-		const char *text = field_str(m, e, "text");
+		const char *text = str(m, e, "text");
 		if (!text)
 			continue;
-		const char *source = field_str(m, e, "source");
 		struct segment *s = rows_add_segment(m, call_id);
 		if (!s)
 			return;
-		s->role = field_role(source);
-		s->speaker = source;
+		s->speaker = str(m, e, "source");
+		s->role = field_role(s->speaker);
 		s->content = text;
-		s->spoken_at = field_ts(m, e, "time");
+		s->spoken_at = spoken_at(m, e, started_at);
 	}
 }
 
-static void map_call(struct mapped *m, json_object *data, const char *topic, const char *id,
-		     bool v2)
+/* Direction, both parties, and which of them is the customer. */
+static void call_parties(struct mapped *m, struct row *r, json_object *data)
 {
+	const char *dir = field_direction(get(m, str, data, "type"));
+	if (!dir)
+		dir = field_direction(get(m, str, data, "direction"));
+	r->v[CALL_DIRECTION] = dir;
+	r->v[CALL_FROM_NUMBER] = ANY(str, data, "from_number", "from");
+	r->v[CALL_FROM_NAME] = get(m, str, data, "from_name");
+	r->v[CALL_TO_NUMBER] = ANY(str, data, "to", "to_number");
+	r->v[CALL_TO_NAME] = get(m, str, data, "to_name");
+	if (!dir)
+		return;
+	bool inbound = !strcmp(dir, "inbound");
+	r->v[CALL_CUSTOMER_NUMBER] = r->v[inbound ? CALL_FROM_NUMBER : CALL_TO_NUMBER];
+	r->v[CALL_CUSTOMER_NAME] = r->v[inbound ? CALL_FROM_NAME : CALL_TO_NAME];
+}
+
+/* "true"/"false" for the documented results, NULL for anything else. */
+static const char *result_successful(const char *result)
+{
+	static const struct {
+		const char *result, *successful;
+	} results[] = {{"ANSWERED", "true"},
+		       {"TRANSFERRED_AI", "true"},
+		       {"TRANSFERRED_EXTERNAL", "true"},
+		       {"VOICEMAIL", "false"},
+		       {"BLOCKED", "false"},
+		       {"FAILED", "false"},
+		       {"MISSED", "false"}};
+	for (size_t i = 0; result && i < sizeof results / sizeof results[0]; i++)
+		if (!strcasecmp(result, results[i].result))
+			return results[i].successful;
+	return NULL;
+}
+
+static void call_outcome(struct mapped *m, struct row *r, json_object *data, const struct event *ev)
+{
+	const char *result = get(m, str, data, "result");
+	r->v[CALL_STATUS] = result ? result : get(m, str, data, "status");
+	if (!r->v[CALL_STATUS])
+		r->v[CALL_STATUS] = ev->state;
+	r->v[CALL_SUCCESSFUL] = result_successful(result);
+	r->v[CALL_DISPOSITION] = get(m, str, data, "tag");
+	r->v[CALL_SUMMARY] = ANY(str, data, "summary", "one_sentence_summary");
+	r->v[CALL_DURATION_SECONDS] = call_duration(m, data);
+}
+
+/* Explicit times of the data; else, for v2, the envelope time of the matching topic. */
+static void call_times(struct mapped *m, struct row *r, json_object *data, const struct event *ev)
+{
+	const char *state = ev->state ? ev->state : "";
+	r->v[CALL_STARTED_AT] = ANY(field_ts, data, "start_date", "started_at");
+	r->v[CALL_ANSWERED_AT] = get(m, field_ts, data, "answered_at");
+	r->v[CALL_ENDED_AT] = ANY(field_ts, data, "end_date", "ended_at");
+	if (!r->v[CALL_STARTED_AT] &&
+	    (!strcasecmp(state, "received") || !strcasecmp(state, "triggered")))
+		r->v[CALL_STARTED_AT] = ev->stamp;
+	if (!r->v[CALL_ANSWERED_AT] && !strcasecmp(state, "answered"))
+		r->v[CALL_ANSWERED_AT] = ev->stamp;
+	if (!r->v[CALL_ENDED_AT] && !strcasecmp(state, "completed"))
+		r->v[CALL_ENDED_AT] = ev->stamp;
+}
+
+static void map_call(struct mapped *m, const struct event *ev)
+{
+	json_object *data = ev->data;
 	struct row *r = rows_add(m, TBL_CALLS);
 	if (!r)
 		return;
-	const char *dir = field_direction(get(m, field_str, data, "type"));
-	if (!dir)
-		dir = field_direction(get(m, field_str, data, "direction"));
-	const char *from = get(m, field_str, data, "from_number");
-	const char *from_name = get(m, field_str, data, "from_name");
-	const char *to = get(m, field_str, data, "to");
-	const char *to_name = get(m, field_str, data, "to_name");
-	const char *result = get(m, field_str, data, "result");
-	bool inbound = dir && !strcmp(dir, "inbound");
-
-	if (!to)
-		to = get(m, field_str, data, "to_number");
-	r->v[CALL_EXTERNAL_ID] = id;
-	r->v[CALL_AGENT_ID] = get(m, field_str, data, "user_email");
-	r->v[CALL_DIRECTION] = dir;
-	r->v[CALL_FROM_NUMBER] = from;
-	r->v[CALL_FROM_NAME] = from_name;
-	r->v[CALL_TO_NUMBER] = to;
-	r->v[CALL_TO_NAME] = to_name;
-	if (dir) {
-		r->v[CALL_CUSTOMER_NUMBER] = inbound ? from : to;
-		r->v[CALL_CUSTOMER_NAME] = inbound ? from_name : to_name;
-	}
-	r->v[CALL_STARTED_AT] = get(m, field_ts, data, "start_date");
-	r->v[CALL_RECORDING_URL] = get(m, field_str, data, "recording_url");
-	r->v[CALL_DURATION_SECONDS] =
-		minutes_to_seconds(m, get(m, field_num, data, "length_in_minutes"));
-	if (!r->v[CALL_DURATION_SECONDS])
-		r->v[CALL_DURATION_SECONDS] = parse_length(m, get(m, field_str, data, "length"));
-	r->v[CALL_DISPOSITION] = get(m, field_str, data, "tag");
-	r->v[CALL_SUMMARY] = get(m, field_str, data, "summary");
-	if (!r->v[CALL_SUMMARY])
-		r->v[CALL_SUMMARY] = get(m, field_str, data, "one_sentence_summary");
+	r->v[CALL_EXTERNAL_ID] = ev->id;
+	r->v[CALL_AGENT_ID] = get(m, str, data, "user_email");
+	r->v[CALL_RECORDING_URL] = get(m, str, data, "recording_url");
 	r->v[CALL_METADATA] = get(m, field_object, data, "data_collected");
-	r->v[CALL_STATUS] = result ? result : get(m, field_str, data, "status");
-	if (!r->v[CALL_STATUS] && v2)
-		r->v[CALL_STATUS] = strchr(topic, '.') + 1;
-	if (result) {
-		static const char *const good[] = {"ANSWERED", "TRANSFERRED_AI",
-						   "TRANSFERRED_EXTERNAL", NULL};
-		static const char *const bad[] = {"VOICEMAIL", "BLOCKED", "FAILED", "MISSED", NULL};
-		for (int i = 0; good[i]; i++)
-			if (!strcasecmp(result, good[i]))
-				r->v[CALL_SUCCESSFUL] = "true";
-		for (int i = 0; bad[i]; i++)
-			if (!strcasecmp(result, bad[i]))
-				r->v[CALL_SUCCESSFUL] = "false";
-	}
-	r->v[CALL_ANSWERED_AT] = get(m, field_ts, data, "answered_at");
-	r->v[CALL_ENDED_AT] = get(m, field_ts, data, "end_date");
-	if (v2 && !strcmp(topic, "call.answered") && !r->v[CALL_ANSWERED_AT])
-		r->v[CALL_ANSWERED_AT] = m->occurred_at;
-	if (v2 && !strcmp(topic, "call.completed") && !r->v[CALL_ENDED_AT])
-		r->v[CALL_ENDED_AT] = m->occurred_at;
-
-	map_transcript(m, data, id);
-	r->v[CALL_TRANSCRIPT_TEXT] = get(m, field_str, data, "concatenated_transcript");
+	call_parties(m, r, data);
+	call_outcome(m, r, data, ev);
+	call_times(m, r, data, ev);
+	map_transcript(m, data, ev->id, r->v[CALL_STARTED_AT]);
+	r->v[CALL_TRANSCRIPT_TEXT] = get(m, str, data, "concatenated_transcript");
 	if (!r->v[CALL_TRANSCRIPT_TEXT])
 		r->v[CALL_TRANSCRIPT_TEXT] = rows_transcript_text(m);
 }
 
-static void map_sms(struct mapped *m, json_object *data, const char *topic, const char *id)
+/* ---- SMS and contacts -------------------------------------------------------------- */
+
+static const char *message_type(const char *type)
 {
+	if (type && !strcasecmp(type, "sms"))
+		return "sms";
+	if (type && !strcasecmp(type, "mms"))
+		return "mms";
+	return NULL;
+}
+
+static void map_sms(struct mapped *m, const struct event *ev)
+{
+	json_object *data = ev->data;
 	struct row *r = rows_add(m, TBL_SMS);
 	if (!r)
 		return;
-	const char *dir = field_direction(get(m, field_str, data, "direction"));
+	const char *dir = field_direction(get(m, str, data, "direction"));
 	if (!dir)
-		dir = strcasestr(topic, "received") ? "inbound" : "outbound";
-	const char *type = get(m, field_str, data, "type");
-	r->v[SMS_EXTERNAL_ID] = id;
+		dir = strcasestr(ev->topic, "received") ? "inbound" : "outbound";
+	r->v[SMS_EXTERNAL_ID] = ev->id;
 	r->v[SMS_DIRECTION] = dir;
-	r->v[SMS_MESSAGE_TYPE] = !type                      ? NULL
-				 : !strcasecmp(type, "sms") ? "sms"
-				 : !strcasecmp(type, "mms") ? "mms"
-							    : NULL;
-	r->v[SMS_CONTENT] = get(m, field_str, data, "content");
+	r->v[SMS_MESSAGE_TYPE] = message_type(get(m, str, data, "type"));
+	r->v[SMS_CONTENT] = ANY(str, data, "content", "text");
 	r->v[SMS_SENT_AT] = get(m, field_ts, data, "sent_at");
-	r->v[SMS_FROM_NUMBER] = get(m, field_str, data, "from_number");
-	r->v[SMS_FROM_NAME] = get(m, field_str, data, "from_name");
-	r->v[SMS_TO_NUMBER] = get(m, field_str, data, "to_number");
-	r->v[SMS_TO_NAME] = get(m, field_str, data, "to_name");
+	r->v[SMS_FROM_NUMBER] = ANY(str, data, "from_number", "from");
+	r->v[SMS_FROM_NAME] = get(m, str, data, "from_name");
+	r->v[SMS_TO_NUMBER] = ANY(str, data, "to_number", "to");
+	r->v[SMS_TO_NAME] = get(m, str, data, "to_name");
 }
 
-static void map_contact(struct mapped *m, json_object *data, const char *id)
+/* A text[] literal of an array of strings or {key: string} objects; "{}" for an array sent
+ * empty; NULL when absent, not an array, or holding nothing readable. */
+static const char *text_array(struct mapped *m, json_object *data, const char *name,
+			      const char *key)
 {
+	json_object *arr = field_get(data, name);
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return NULL;
+	if (json_object_array_length(arr) == 0)
+		return "{}";
+	return field_text_array(m, data, name, key);
+}
+
+static void map_contact(struct mapped *m, const struct event *ev)
+{
+	json_object *data = ev->data;
 	struct row *r = rows_add(m, TBL_CONTACTS);
 	if (!r)
 		return;
-	r->v[CONTACT_EXTERNAL_ID] = id;
-	r->v[CONTACT_FIRST_NAME] = get(m, field_str, data, "name");
-	if (!r->v[CONTACT_FIRST_NAME])
-		r->v[CONTACT_FIRST_NAME] = get(m, field_str, data, "first_name");
-	r->v[CONTACT_LAST_NAME] = get(m, field_str, data, "last_name");
-	r->v[CONTACT_COMPANY] = get(m, field_str, data, "company");
-	r->v[CONTACT_EMAILS] = field_text_array(m, data, "emails", "email");
-	r->v[CONTACT_PHONE_NUMBERS] = field_text_array(m, data, "numbers", "number");
+	r->v[CONTACT_EXTERNAL_ID] = ev->id;
+	r->v[CONTACT_FIRST_NAME] = ANY(str, data, "name", "first_name");
+	r->v[CONTACT_LAST_NAME] = get(m, str, data, "last_name");
+	r->v[CONTACT_COMPANY] = get(m, str, data, "company");
+	r->v[CONTACT_EMAILS] = text_array(m, data, "emails", "email");
+	r->v[CONTACT_PHONE_NUMBERS] = text_array(m, data, "numbers", "number");
 	if (!r->v[CONTACT_PHONE_NUMBERS])
-		r->v[CONTACT_PHONE_NUMBERS] = field_text_array(m, data, "phone_numbers", "number");
+		r->v[CONTACT_PHONE_NUMBERS] = text_array(m, data, "phone_numbers", "number");
+	if (!r->v[CONTACT_PHONE_NUMBERS])
+		r->v[CONTACT_PHONE_NUMBERS] = text_array(m, data, "phoneNumbers", "number");
+}
+
+/* ---- the event --------------------------------------------------------------------- */
+
+static bool is_creation(const struct event *ev)
+{
+	return ev->kind == K_CONTACT && strcasestr(ev->topic, "created");
+}
+
+/* The envelope's time; else a time of the data; else 1970 for a contact creation (it
+ * only fills gaps); else NULL (the receive time). */
+static const char *event_time(struct mapped *m, const struct event *ev)
+{
+	const char *t = ev->stamp;
+	if (!t && ev->kind == K_CONTACT)
+		t = is_creation(ev) ? ANY(field_ts, ev->data, "updated_at", "created_at")
+				    : get(m, field_ts, ev->data, "updated_at");
+	if (!t && ev->kind == K_SMS)
+		t = get(m, field_ts, ev->data, "sent_at");
+	if (!t && ev->kind == K_CALL)
+		t = ANY(field_ts, ev->data, "start_date", "started_at");
+	if (!t && is_creation(ev))
+		t = EPOCH;
+	return t;
+}
+
+static const char *dedupe_key(struct mapped *m, const struct map_input *in, const struct event *ev)
+{
+	const char *hook = platform_header(in, "webhook-id");
+	if (!hook || !*hook)
+		hook = platform_header(in, "svix-id");
+	if (hook && *hook)
+		return rows_printf(m, "webhook-id:%s", hook);
+	if (ev->kind == K_OTHER || !ev->id)
+		return NULL;
+	if (ev->kind == K_CONTACT && !is_creation(ev)) {
+		const char *digest = field_digest(m, ev->data, NULL);
+		return digest ? rows_printf(m, "%s:%s:%s", ev->topic, ev->id, digest) : NULL;
+	}
+	return rows_printf(m, "%s:%s", ev->topic, ev->id);
 }
 
 void map_allo(const struct map_input *in, struct mapped *m)
 {
 	json_object *root = in->root;
-	const char *topic = field_str(m, root, "topic");
-	json_object *data = field_get(root, "data");
-	const char *hook_id = platform_header(in, "webhook-id");
-	bool v2 =
-		field_str(m, root, "version") != NULL || (topic && islower((unsigned char)*topic));
+	struct event ev = {0};
 
-	if (!data)
-		data = field_get(root, "body");
-	m->event_type = topic;
-	if (!topic) {
+	ev.topic = field_str(m, root, "topic");
+	m->event_type = ev.topic;
+	if (!ev.topic) {
 		rows_fail(m, "topic is missing");
 		return;
 	}
-	enum kind kind = kind_of(topic);
-	const char *id = field_str(m, data, "id");
-	m->occurred_at = field_ts(m, root, "timestamp");
-	if (!m->occurred_at)
-		m->occurred_at = kind == K_CONTACT ? get(m, field_ts, data, "updated_at")
-				 : kind == K_SMS   ? get(m, field_ts, data, "sent_at")
-				 : kind == K_CALL  ? get(m, field_ts, data, "start_date")
-						   : NULL;
-	if (!m->occurred_at && kind == K_CONTACT && strcasestr(topic, "created"))
-		m->occurred_at = "1970-01-01T00:00:00.000000Z";
+	const char *dot = strchr(ev.topic, '.');
+	ev.state = dot && dot[1] ? dot + 1 : NULL;
+	ev.stamp = field_ts(m, root, "timestamp");
+	ev.data = event_data(root);
+	ev.id = entity_id(m, ev.data);
+	ev.kind = kind_of(ev.topic);
+	m->occurred_at = event_time(m, &ev);
+	m->dedupe_key = dedupe_key(m, in, &ev);
 
-	if (hook_id)
-		m->dedupe_key = rows_printf(m, "webhook-id:%s", hook_id);
-	else if (kind == K_CONTACT && id && strcasestr(topic, "updated") &&
-		 field_digest(m, data, NULL))
-		m->dedupe_key = rows_printf(m, "%s:%s:%s", topic, id, field_digest(m, data, NULL));
-	else if (kind != K_OTHER && id)
-		m->dedupe_key = rows_printf(m, "%s:%s", topic, id);
-
-	if (kind == K_OTHER) {
+	if (ev.kind == K_OTHER) {
 		m->status = MAP_UNMAPPED;
 		return;
 	}
-	if (!id) {
+	if (!ev.id) {
 		rows_fail(m, "data.id is missing");
 		return;
 	}
-	if (kind == K_CALL)
-		map_call(m, data, topic, id, v2);
-	else if (kind == K_SMS)
-		map_sms(m, data, topic, id);
+	if (ev.kind == K_CALL)
+		map_call(m, &ev);
+	else if (ev.kind == K_SMS)
+		map_sms(m, &ev);
 	else
-		map_contact(m, data, id);
+		map_contact(m, &ev);
 }
