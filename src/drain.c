@@ -19,17 +19,22 @@ struct slot {
 	struct pgw_delivery w;
 	struct mapped m;
 	struct drain *d;
+	int rec; /* index of its record in the segment */
 };
+
+/* What became of each record of the loaded segment. */
+enum rec_state { REC_TODO, REC_MAYBE /* its COMMIT went unanswered */, REC_DONE };
 
 struct drain {
 	struct spool *spool;
 	struct pgw *pgw;
 	struct event *timer;
 	struct spool_segment seg;
-	bool active; /* a segment is loaded */
-	int next;    /* next record to submit */
-	int pending; /* submitted, not done */
-	bool failed; /* a record could not be made durable: retry the segment later */
+	bool active;          /* a segment is loaded */
+	unsigned char *state; /* enum rec_state per record of seg */
+	int next;             /* next record to submit */
+	int pending;          /* submitted, not done */
+	bool failed;          /* a record could not be made durable: retry the segment later */
 	struct slot *free_slots[WINDOW];
 	int nfree;
 	struct slot slots[WINDOW];
@@ -45,11 +50,12 @@ static void finish_segment(struct drain *d)
 	snprintf(n, sizeof n, "%d", d->seg.n);
 	if (d->failed) {
 		log_warn("spool: segment not fully drained; will retry", "segment", seq);
-		spool_segment_free(&d->seg);
-	} else {
-		log_notice("spool: segment drained", "segment", seq, "records", n);
-		spool_release(d->spool, &d->seg);
+		return; /* stays loaded: on_tick resumes it */
 	}
+	log_notice("spool: segment drained", "segment", seq, "records", n);
+	spool_release(d->spool, &d->seg);
+	free(d->state);
+	d->state = NULL;
 	d->active = false;
 }
 
@@ -60,6 +66,8 @@ static void slot_done(struct pgw_delivery *w)
 	d->pending--;
 	if (w->outcome == PGW_UNAVAILABLE) {
 		d->failed = true;
+		if (w->commit_unknown)
+			d->state[sl->rec] = REC_MAYBE;
 	} else if (w->outcome == PGW_REJECTED) {
 		d->refused++;
 		log_error("spool: the database refused a spooled event; it is dropped", "platform",
@@ -67,6 +75,8 @@ static void slot_done(struct pgw_delivery *w)
 	} else {
 		d->drained++;
 	}
+	if (w->outcome != PGW_UNAVAILABLE)
+		d->state[sl->rec] = REC_DONE;
 	rows_reset(&sl->m);
 	d->free_slots[d->nfree++] = sl;
 	pump(d);
@@ -76,7 +86,10 @@ static void slot_done(struct pgw_delivery *w)
 static void pump(struct drain *d)
 {
 	while (d->active && !d->failed && d->next < d->seg.n && d->nfree > 0) {
-		const struct spool_record *r = &d->seg.rec[d->next++];
+		int i = d->next++;
+		const struct spool_record *r = &d->seg.rec[i];
+		if (d->state[i] == REC_DONE)
+			continue;
 		const struct platform *p = platform_find(r->platform, strlen(r->platform));
 		struct slot *sl = d->free_slots[--d->nfree];
 		struct intake_error err;
@@ -85,6 +98,7 @@ static void pump(struct drain *d)
 			log_error("spool: a spooled body no longer maps; it is dropped", "platform",
 				  r->platform, "dedupe_key", r->dedupe_key);
 			d->refused++;
+			d->state[i] = REC_DONE;
 			rows_reset(&sl->m);
 			d->free_slots[d->nfree++] = sl;
 			continue;
@@ -98,6 +112,8 @@ static void pump(struct drain *d)
 		sl->w.mapped = &sl->m;
 		sl->w.done = slot_done;
 		sl->w.arg = sl;
+		sl->w.maybe_stored = d->state[i] == REC_MAYBE || (r->flags & SPOOL_MAYBE_STORED);
+		sl->rec = i;
 		if (pgw_submit(d->pgw, &sl->w) != 0) {
 			d->failed = true;
 			rows_reset(&sl->m);
@@ -117,8 +133,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct drain *d = arg;
 	struct spool_stats st;
 	char err[256];
-	if (d->active || !pgw_ready(d->pgw))
+	if (!pgw_ready(d->pgw))
 		return;
+	if (d->active) { /* a segment that failed part-way: resume it */
+		if (d->failed && d->pending == 0) {
+			d->failed = false;
+			d->next = 0;
+			pump(d);
+		}
+		return;
+	}
 	spool_get_stats(d->spool, &st);
 	if (st.records == 0)
 		return;
@@ -130,6 +154,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (rc == 0)
 		return; /* sealing still under way: next tick */
+	d->state = calloc((size_t)d->seg.n + 1, 1);
+	if (!d->state) {
+		spool_segment_free(&d->seg);
+		return;
+	}
 	d->active = true;
 	d->failed = false;
 	d->next = 0;
@@ -179,6 +208,7 @@ void drain_free(struct drain **dp)
 	if (d->timer)
 		event_free(d->timer);
 	spool_segment_free(&d->seg);
+	free(d->state);
 	for (int i = 0; i < WINDOW; i++)
 		rows_free(&d->slots[i].m);
 	free(d);

@@ -1,8 +1,11 @@
 /* drain — replays spooled deliveries into PostgreSQL once it is back: the oldest sealed
  * segment first, its records in order, through intake and the writer exactly like live
  * deliveries; the segment is deleted only when every record is committed (or refused for
- * its content, which is logged). A lost connection mid-segment leaves the segment for
- * the next attempt, which then meets duplicates only. */
+ * its content, which is logged). A lost connection mid-segment keeps the segment loaded:
+ * the next attempt resubmits only the records not yet committed, those whose COMMIT went
+ * unanswered with maybe_stored (so they are not counted twice in delivery_count). After a
+ * crash mid-segment the whole segment is drained again: its committed records then come
+ * back as duplicates, and their delivery_count counts one delivery more than was sent. */
 #ifndef CALLBRIDGE_DRAIN_H
 #define CALLBRIDGE_DRAIN_H
 

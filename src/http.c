@@ -191,8 +191,10 @@ static void fall_back(struct pending *pd, const char *why)
 {
 	struct http_server *s = pd->srv;
 	if (s->spool) {
-		struct spool_record rec = {pd->platform->slug, pd->received_at, pd->w.dedupe_key,
-					   pd->body, pd->body_len};
+		struct spool_record rec = {
+			pd->platform->slug, pd->received_at,
+			pd->w.dedupe_key,   pd->body,
+			pd->body_len,       pd->w.commit_unknown ? SPOOL_MAYBE_STORED : 0};
 		if (spool_append(s->spool, &rec, spooled, pd) == 0)
 			return;
 		why = "the database is unavailable and the spool is full; retry later";

@@ -21,8 +21,9 @@ static const char event_sql[] =
 	"  last_received_at)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5)"
 	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
-	" SET delivery_count = t.delivery_count + 1, last_received_at = EXCLUDED.last_received_at"
-	" RETURNING id, delivery_count = 1, status";
+	" SET delivery_count = t.delivery_count + $9::integer,"
+	"     last_received_at = EXCLUDED.last_received_at"
+	" RETURNING id, t.xmax = 0, status"; /* xmax = 0: inserted, not updated */
 
 static const char replay_sql[] =
 	"UPDATE callbridge.webhook_events"
@@ -323,9 +324,9 @@ static void start_batch(struct conn *c)
 		struct pgw_delivery *d = c->batch[i];
 		const struct mapped *m = d->mapped;
 		const char *error = d->db_failed ? d->detail : m->error;
-		const char *vals[8] = {d->platform,    d->dedupe_key,  m->event_type,
+		const char *vals[9] = {d->platform,    d->dedupe_key,  m->event_type,
 				       m->occurred_at, d->received_at, d->payload,
-				       status_text(d), error};
+				       status_text(d), error,          d->maybe_stored ? "0" : "1"};
 		char id[24];
 		if (d->replay_id > 0) {
 			snprintf(id, sizeof id, "%lld", d->replay_id);
@@ -335,7 +336,7 @@ static void start_batch(struct conn *c)
 			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL,
 						 0);
 		} else {
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 8, vals, NULL, NULL,
+			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 9, vals, NULL, NULL,
 						 0);
 		}
 		ok = ok && add_item(c, R_EVENT, i);
@@ -667,9 +668,12 @@ static void conn_lost(struct conn *c, const char *why)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = CS_DOWN;
-	for (int i = 0; i < c->nbatch; i++)
-		if (c->batch[i])
-			finish(w, c->batch[i], PGW_UNAVAILABLE);
+	for (int i = 0; i < c->nbatch; i++) {
+		if (!c->batch[i])
+			continue;
+		c->batch[i]->commit_unknown = c->phase == PH_ROWS;
+		finish(w, c->batch[i], PGW_UNAVAILABLE);
+	}
 	c->nbatch = 0;
 	reset_items(c);
 
@@ -701,7 +705,7 @@ int pgw_submit(struct pgw *w, struct pgw_delivery *d)
 	if (w->inflight >= w->opt.max_inflight)
 		return -2;
 	d->next = NULL;
-	d->fresh = d->db_failed = false;
+	d->fresh = d->db_failed = d->commit_unknown = false;
 	d->attempts = 0;
 	d->detail[0] = '\0';
 	if (w->tail)
@@ -757,9 +761,12 @@ void pgw_free(struct pgw **wp)
 			event_free(c->timer);
 		if (c->pg)
 			PQfinish(c->pg);
-		for (int k = 0; k < c->nbatch; k++)
-			if (c->batch[k])
-				finish(w, c->batch[k], PGW_UNAVAILABLE);
+		for (int k = 0; k < c->nbatch; k++) {
+			if (!c->batch[k])
+				continue;
+			c->batch[k]->commit_unknown = c->state == CS_BUSY && c->phase == PH_ROWS;
+			finish(w, c->batch[k], PGW_UNAVAILABLE);
+		}
 		free(c->batch);
 		free(c->items);
 	}

@@ -19,8 +19,9 @@
  * 'failed' and the batch is retried; one whose raw event is refused is answered REJECTED
  * and the rest retried. Other errors retry the batch up to three times, then report
  * UNAVAILABLE. A lost connection reports UNAVAILABLE for its batch (the outcome of an
- * unanswered COMMIT is unknown; the sender's retry is caught as a duplicate) and is
- * re-established with exponential backoff. While no connection is up, pgw_submit()
+ * unanswered COMMIT is unknown: commit_unknown says so, and the caller resubmits such a
+ * delivery with maybe_stored, so that finding it stored is not counted as a second
+ * delivery) and is re-established with exponential backoff. While no connection is up, pgw_submit()
  * refuses at once so the caller can answer 503.
  *
  * States of a connection: DOWN (waiting to reconnect) -> CONNECTING -> BUSY (preparing
@@ -55,6 +56,8 @@ struct pgw_delivery {
 	const char *payload;     /* the body: JSON text */
 	struct mapped *mapped;   /* event type, time, status, rows */
 	long long replay_id;     /* >0: re-map the stored event with this id instead of inserting */
+	bool maybe_stored;       /* an earlier attempt of this same delivery may have committed:
+				    when stored already, answer DUPLICATE without counting it */
 	void (*done)(struct pgw_delivery *d);
 	void *arg;
 
@@ -63,7 +66,8 @@ struct pgw_delivery {
 	enum map_status
 		stored_status; /* of the stored event row (the original's, for duplicates) */
 	long long event_id;
-	char detail[300]; /* PostgreSQL's message when a row or the event was refused */
+	bool commit_unknown; /* UNAVAILABLE after the COMMIT was sent: it may be stored */
+	char detail[300];    /* PostgreSQL's message when a row or the event was refused */
 
 	/* Private to pgw. */
 	struct pgw_delivery *next;

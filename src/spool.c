@@ -105,6 +105,9 @@ static bool record_at(const char *data, size_t size, size_t pos, struct spool_re
 	uint32_t len = get32(data + pos + 4);
 	if (len > size - pos - HDR || spool_crc32c(data + pos + HDR, len) != get32(data + pos + 8))
 		return false;
+	uint32_t flags = get32(data + pos + 12);
+	if (flags & ~(uint32_t)SPOOL_MAYBE_STORED)
+		return false;
 	const char *p = data + pos + HDR, *end = p + len;
 	const char *f[4];
 	for (int i = 0; i < 4; i++) {
@@ -121,6 +124,7 @@ static bool record_at(const char *data, size_t size, size_t pos, struct spool_re
 	rec->dedupe_key = f[2];
 	rec->body = f[3];
 	rec->body_len = (size_t)(end - 1 - f[3]);
+	rec->flags = flags;
 	*next = pos + HDR + len;
 	return true;
 }
@@ -476,7 +480,7 @@ int spool_append(struct spool *s, const struct spool_record *rec, void (*done)(v
 	memcpy(j->buf, magic, 4);
 	put32(j->buf + 4, (uint32_t)len);
 	put32(j->buf + 8, spool_crc32c(p, len));
-	put32(j->buf + 12, 0);
+	put32(j->buf + 12, rec->flags);
 	j->len = HDR + len;
 	j->done = done;
 	j->arg = arg;

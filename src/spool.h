@@ -11,8 +11,11 @@
  * eventfd.
  *
  * Format: segment files <dir>/spool-<16 hex digits>.log, appended in order. A record is a
- * 16-byte header (magic "CBS1", payload length, CRC-32C of the payload, reserved) followed
- * by the payload: platform slug, received_at, dedupe key and body, each NUL-terminated.
+ * 16-byte header (magic "CBS1", payload length, CRC-32C of the payload, flags; integers
+ * little-endian) followed by the payload: platform slug, received_at, dedupe key and
+ * body, each NUL-terminated. The only flag is SPOOL_MAYBE_STORED; a record with any other
+ * flag bit set reads as corrupt. The flags are outside the checksum: a flipped
+ * SPOOL_MAYBE_STORED can only change whether a duplicate is counted in delivery_count.
  * Start-up scans every segment: a torn last record (crash mid-write) is cut off, a record
  * whose checksum fails is reported and skipped, everything else survives.
  *
@@ -33,12 +36,17 @@
 struct event_base;
 struct spool;
 
+/* The delivery was spooled after its COMMIT went unanswered: it may be stored already, and
+ * finding it stored is then not another delivery (see pgw_delivery.maybe_stored). */
+#define SPOOL_MAYBE_STORED 1u
+
 struct spool_record {
 	const char *platform;
 	const char *received_at;
 	const char *dedupe_key;
 	const char *body;
 	size_t body_len;
+	uint32_t flags; /* SPOOL_MAYBE_STORED or 0 */
 };
 
 struct spool_stats {
