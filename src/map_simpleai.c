@@ -1,171 +1,274 @@
 /* map_simpleai — Simple AI webhooks: envelope {event_type, event_id, payload: {call_id,
  * attempt, ...}}.
  *
- *   call.started, call.completed                 -> calls
- *   call.transcript_update = transcript.updated  -> calls (stub or update) + transcript
- *   other event types                            -> stored raw, unmapped
+ *   call.started, call.completed                 -> calls (+ transcript when sent)
+ *   call.transcript_update = transcript.updated  -> calls (a stub when only call_id comes)
+ *                                                   + transcript when sent
+ *   anything else                                -> stored raw, unmapped (still keyed)
  *
- * The documented examples carry only call_id and attempt; richer payloads are mapped when
- * present, reading the first of these names that is set (snake_case or camelCase):
- *   direction; from_number|from|caller_number; to_number|to|callee_number;
- *   customer_number|customer_phone; customer_name|contact_name; agent_id|assistant_id;
- *   agent_name|assistant_name; status|call_status; started_at|start_time;
- *   answered_at; ended_at|end_time; duration_seconds|duration; summary; sentiment;
- *   recording_url; cost; ended_reason|disconnection_reason; successful|success;
- *   metadata|variables (the custom data object);
- *   transcript: an array of {role|speaker, content|text|message, timestamp|time}, or
- *   one "Speaker: text" string.
- * The payload may also sit under payload.call{}; both levels are read.
+ * The documented examples carry only call_id and attempt. Richer payloads are mapped
+ * when present; these names are guesses, read at payload level first, then under
+ * payload.call, the first one set wins (a.b means an object a with a key b):
+ *   call id: call_id, callId, call.id
+ *   direction, call_direction, callDirection (normalised by field_direction)
+ *   from_number, fromNumber, from, from.number, caller_number, caller
+ *   to_number, toNumber, to, to.number, callee_number, callee
+ *   from_name, fromName, caller_name; to_name, toName, callee_name
+ *   customer_number, customerNumber, customer_phone, customerPhone, customer.number,
+ *     customer.phone; customer_name, customerName, contact_name, customer.name
+ *     (the customer is the called party of an outbound call, the caller of an inbound
+ *     one: each side fills the other when missing)
+ *   account_id, accountId, organization_id, organizationId, workspace_id
+ *   agent_id, agentId, assistant_id, assistantId, agent.id
+ *   agent_name, agentName, assistant_name, agent.name
+ *   status, call_status, callStatus; disposition, outcome
+ *   successful, success, call_successful
+ *   started_at, startedAt, start_time, startTime; answered_at, answeredAt;
+ *     ended_at, endedAt, end_time, endTime
+ *   duration_seconds, durationSeconds, duration (seconds)
+ *   recording_url, recordingUrl; summary, call_summary; sentiment; cost
+ *   ended_reason, endedReason, end_reason, disconnection_reason, hangup_reason
+ *   metadata, variables, custom_data, dynamic_variables (the custom data object)
+ *   transcript: an array of {role and/or speaker, content|text|message, timestamp|time|
+ *     created_at}, or one "Speaker: text" string; else transcript_text (a string).
+ *     It is taken as the whole transcript so far (the writer replaces the stored one).
+ * Times are ISO 8601 or unix seconds/ms; a number below 1e9 is an offset into the call,
+ * not a time, and is ignored.
  *
- * De-duplication: Standard Webhooks' webhook-id (or svix-id) header, stable across a
- * delivery's retries; else "<event_type>:<call_id>" for call.started and
- * call.completed (one each per call); else the hash of the body without payload.attempt
- * and event_id, which change from one attempt to the next. Event time: payload
- * timestamp|created_at|updated_at, or the envelope's, else the receive time. */
+ * De-duplication: the Standard Webhooks webhook-id (or svix-id) header, stable across a
+ * message's retries; else "<event_type>:<call_id>" for call.started and call.completed
+ * (one each per call); else the hash of the body without payload.attempt and event_id,
+ * which change from one attempt to the next. Event time: payload timestamp, occurred_at,
+ * event_time; else the envelope's timestamp, occurred_at, created_at; else none (the
+ * writer uses the receive time). */
 #include "field.h"
 #include "platform.h"
 #include "transcript.h"
 
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef const char *reader(struct mapped *m, json_object *obj, const char *path);
 
-/* The first of names (NULL-terminated, "|"-free list) that reads as set, at the payload
- * level or under payload.call. */
-static const char *first(struct mapped *m, reader *read, json_object *p, const char *const *names)
+/* Where the call's fields may be: the payload, and an optional payload.call object. */
+struct where {
+	struct mapped *m;
+	json_object *payload, *call;
+};
+
+/* The first of names (NULL-terminated) that reads as set, at payload level, else under
+ * payload.call. */
+static const char *first(const struct where *w, reader *read, const char *const *names)
 {
-	json_object *call = field_get(p, "call");
 	for (int i = 0; names[i]; i++) {
-		const char *v = read(m, p, names[i]);
-		if (!v && call)
-			v = read(m, call, names[i]);
+		const char *v = read(w->m, w->payload, names[i]);
+		if (!v && w->call)
+			v = read(w->m, w->call, names[i]);
 		if (v)
 			return v;
 	}
 	return NULL;
 }
 
-#define FIRST(read, ...) first(m, read, p, (const char *const[]){__VA_ARGS__, NULL})
+#define FIRST(read, ...) first(w, read, (const char *const[]){__VA_ARGS__, NULL})
 
-static void map_segments(struct mapped *m, json_object *arr, const char *call_id)
+/* field_ts, except that a number (or numeric string) below 1e9 reads absent: that is an
+ * offset from the start of the call ("time": 2.5), which field_ts would take for 1970. */
+static const char *abs_ts(struct mapped *m, json_object *obj, const char *path)
 {
-	size_t n = json_object_array_length(arr);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(arr, i);
-		const char *content = field_str(m, e, "content");
-		if (!content)
-			content = field_str(m, e, "text");
-		if (!content)
-			content = field_str(m, e, "message");
-		if (!content)
-			continue;
-		const char *who = field_str(m, e, "role");
-		if (!who)
-			who = field_str(m, e, "speaker");
-		struct segment *s = rows_add_segment(m, call_id);
-		if (!s)
-			return;
-		s->role = field_role(who);
-		s->speaker = who;
-		s->content = content;
-		s->spoken_at = field_ts(m, e, "timestamp");
-		if (!s->spoken_at)
-			s->spoken_at = field_ts(m, e, "time");
+	json_object *v = field_get(obj, path);
+	double d = 1e9;
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+		d = json_object_get_double(v);
+	} else if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		char *end = NULL;
+		double x = strtod(s, &end);
+		while (end && isspace((unsigned char)*end))
+			end++;
+		if (end && end != s && *end == '\0')
+			d = x;
 	}
+	return d < 1e9 ? NULL : field_ts(m, obj, path);
 }
 
-static void map_call(struct mapped *m, json_object *p, const char *call_id)
+/* The first of names (NULL-terminated) that obj holds as a string (or number). */
+static const char *str_of(struct mapped *m, json_object *obj, const char *const *names)
 {
-	struct row *r = rows_add(m, TBL_CALLS);
-	if (!r)
-		return;
-	const char *dir = field_direction(FIRST(field_str, "direction", "call_direction"));
-	const char *from = FIRST(field_str, "from_number", "fromNumber", "from", "caller_number");
-	const char *to = FIRST(field_str, "to_number", "toNumber", "to", "callee_number");
-	const char *customer =
-		FIRST(field_str, "customer_number", "customerNumber", "customer_phone");
-	const char *customer_name =
-		FIRST(field_str, "customer_name", "customerName", "contact_name");
-	const char *agent_name = FIRST(field_str, "agent_name", "agentName", "assistant_name");
+	for (int i = 0; names[i]; i++) {
+		const char *v = field_str(m, obj, names[i]);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
 
-	r->v[CALL_EXTERNAL_ID] = call_id;
-	r->v[CALL_AGENT_ID] = FIRST(field_str, "agent_id", "agentId", "assistant_id");
-	r->v[CALL_AGENT_NAME] = agent_name;
+/* One transcript entry as a segment; entries without text (or not objects) are skipped. */
+static void map_entry(struct mapped *m, json_object *e, const char *call_id, const char *agent,
+		      const char *customer)
+{
+	static const char *const text_names[] = {"content", "text", "message", NULL};
+	static const char *const time_names[] = {"timestamp", "time", "created_at", NULL};
+	const char *content = str_of(m, e, text_names);
+	if (!content)
+		return;
+	const char *role = field_str(m, e, "role"), *speaker = field_str(m, e, "speaker");
+	struct segment *s = rows_add_segment(m, call_id);
+	if (!s)
+		return;
+	s->role = transcript_role(role, agent, customer);
+	if (strcmp(s->role, "unknown") == 0)
+		s->role = transcript_role(speaker, agent, customer);
+	s->speaker = speaker ? speaker : role;
+	s->content = content;
+	for (int i = 0; time_names[i] && !s->spoken_at; i++)
+		s->spoken_at = abs_ts(m, e, time_names[i]);
+}
+
+/* The transcript, as segments and as calls.transcript_text. */
+static void map_transcript(const struct where *w, struct row *r, const char *call_id)
+{
+	struct mapped *m = w->m;
+	const char *agent = r->v[CALL_AGENT_NAME], *customer = r->v[CALL_CUSTOMER_NAME];
+	json_object *t = field_get(w->payload, "transcript");
+	if (!t)
+		t = field_get(w->call, "transcript");
+	if (json_object_is_type(t, json_type_array)) {
+		size_t n = json_object_array_length(t);
+		for (size_t i = 0; i < n; i++)
+			map_entry(m, json_object_array_get_idx(t, i), call_id, agent, customer);
+		r->v[CALL_TRANSCRIPT_TEXT] = rows_transcript_text(m);
+		return;
+	}
+	const char *text = FIRST(field_str, "transcript", "transcript_text", "transcriptText");
+	r->v[CALL_TRANSCRIPT_TEXT] = text;
+	if (text && transcript_split(m, call_id, text, agent, customer) < 0)
+		rows_fail(m, "out of memory splitting the transcript");
+}
+
+/* Sets *to from from when *to is still unset. */
+static void fill(const char **to, const char *from)
+{
+	if (!*to)
+		*to = from;
+}
+
+/* Direction, both parties and the customer (whichever party the direction says). */
+static void map_parties(const struct where *w, struct row *r)
+{
+	const char *dir =
+		field_direction(FIRST(field_str, "direction", "call_direction", "callDirection"));
 	r->v[CALL_DIRECTION] = dir;
-	r->v[CALL_FROM_NUMBER] = from;
-	r->v[CALL_TO_NUMBER] = to;
-	if (!customer && dir)
-		customer = strcmp(dir, "outbound") == 0 ? to : from;
-	r->v[CALL_CUSTOMER_NUMBER] = customer;
-	r->v[CALL_CUSTOMER_NAME] = customer_name;
-	r->v[CALL_STATUS] = FIRST(field_str, "status", "call_status");
-	r->v[CALL_STARTED_AT] = FIRST(field_ts, "started_at", "startedAt", "start_time");
-	r->v[CALL_ANSWERED_AT] = FIRST(field_ts, "answered_at", "answeredAt");
-	r->v[CALL_ENDED_AT] = FIRST(field_ts, "ended_at", "endedAt", "end_time");
+	r->v[CALL_FROM_NUMBER] = FIRST(field_str, "from_number", "fromNumber", "from",
+				       "from.number", "caller_number", "caller");
+	r->v[CALL_TO_NUMBER] = FIRST(field_str, "to_number", "toNumber", "to", "to.number",
+				     "callee_number", "callee");
+	r->v[CALL_FROM_NAME] = FIRST(field_str, "from_name", "fromName", "caller_name");
+	r->v[CALL_TO_NAME] = FIRST(field_str, "to_name", "toName", "callee_name");
+	r->v[CALL_CUSTOMER_NUMBER] =
+		FIRST(field_str, "customer_number", "customerNumber", "customer_phone",
+		      "customerPhone", "customer.number", "customer.phone");
+	r->v[CALL_CUSTOMER_NAME] =
+		FIRST(field_str, "customer_name", "customerName", "contact_name", "customer.name");
+	if (!dir)
+		return;
+	bool out = strcmp(dir, "outbound") == 0;
+	const char **number = &r->v[out ? CALL_TO_NUMBER : CALL_FROM_NUMBER];
+	const char **name = &r->v[out ? CALL_TO_NAME : CALL_FROM_NAME];
+	fill(&r->v[CALL_CUSTOMER_NUMBER], *number);
+	fill(number, r->v[CALL_CUSTOMER_NUMBER]);
+	fill(&r->v[CALL_CUSTOMER_NAME], *name);
+	fill(name, r->v[CALL_CUSTOMER_NAME]);
+}
+
+/* Everything else the payload may say about the call. */
+static void map_details(const struct where *w, struct row *r)
+{
+	r->v[CALL_ACCOUNT_ID] = FIRST(field_str, "account_id", "accountId", "organization_id",
+				      "organizationId", "workspace_id");
+	r->v[CALL_AGENT_ID] =
+		FIRST(field_str, "agent_id", "agentId", "assistant_id", "assistantId", "agent.id");
+	r->v[CALL_AGENT_NAME] =
+		FIRST(field_str, "agent_name", "agentName", "assistant_name", "agent.name");
+	r->v[CALL_STATUS] = FIRST(field_str, "status", "call_status", "callStatus");
+	r->v[CALL_DISPOSITION] = FIRST(field_str, "disposition", "outcome");
+	r->v[CALL_SUCCESSFUL] = FIRST(field_bool, "successful", "success", "call_successful");
+	r->v[CALL_STARTED_AT] = FIRST(abs_ts, "started_at", "startedAt", "start_time", "startTime");
+	r->v[CALL_ANSWERED_AT] = FIRST(abs_ts, "answered_at", "answeredAt");
+	r->v[CALL_ENDED_AT] = FIRST(abs_ts, "ended_at", "endedAt", "end_time", "endTime");
 	r->v[CALL_DURATION_SECONDS] =
 		FIRST(field_num, "duration_seconds", "durationSeconds", "duration");
-	r->v[CALL_SUMMARY] = FIRST(field_str, "summary");
-	r->v[CALL_SENTIMENT] = FIRST(field_str, "sentiment");
 	r->v[CALL_RECORDING_URL] = FIRST(field_str, "recording_url", "recordingUrl");
+	r->v[CALL_SUMMARY] = FIRST(field_str, "summary", "call_summary");
+	r->v[CALL_SENTIMENT] = FIRST(field_str, "sentiment");
 	r->v[CALL_COST] = FIRST(field_num, "cost");
 	r->v[CALL_DISCONNECTION_REASON] =
-		FIRST(field_str, "ended_reason", "endedReason", "disconnection_reason");
-	r->v[CALL_SUCCESSFUL] = FIRST(field_bool, "successful", "success");
-	r->v[CALL_METADATA] = FIRST(field_object, "metadata", "variables");
+		FIRST(field_str, "ended_reason", "endedReason", "end_reason",
+		      "disconnection_reason", "hangup_reason");
+	r->v[CALL_METADATA] =
+		FIRST(field_object, "metadata", "variables", "custom_data", "dynamic_variables");
+}
 
-	json_object *t = field_get(p, "transcript");
-	if (!t)
-		t = field_get(field_get(p, "call"), "transcript");
-	if (t && json_object_is_type(t, json_type_array)) {
-		map_segments(m, t, call_id);
-		r->v[CALL_TRANSCRIPT_TEXT] = rows_transcript_text(m);
-	} else if (t && json_object_is_type(t, json_type_string)) {
-		r->v[CALL_TRANSCRIPT_TEXT] = field_str(m, t, NULL);
-		if (r->v[CALL_TRANSCRIPT_TEXT] &&
-		    transcript_split(m, call_id, r->v[CALL_TRANSCRIPT_TEXT], agent_name,
-				     customer_name) < 0)
-			rows_fail(m, "out of memory splitting the transcript");
-	}
+static void map_call(const struct where *w, const char *call_id)
+{
+	struct row *r = rows_add(w->m, TBL_CALLS);
+	if (!r)
+		return;
+	r->v[CALL_EXTERNAL_ID] = call_id;
+	map_parties(w, r);
+	map_details(w, r);
+	map_transcript(w, r, call_id); /* after the names, which help assign roles */
+}
+
+/* The platform's time for this event, or NULL. */
+static const char *event_time(const struct where *w, json_object *root)
+{
+	static const char *const outer[] = {"timestamp", "occurred_at", "created_at", NULL};
+	const char *t = FIRST(abs_ts, "timestamp", "occurred_at", "event_time");
+	for (int i = 0; !t && outer[i]; i++)
+		t = abs_ts(w->m, root, outer[i]);
+	return t;
+}
+
+static const char *dedupe_key(const struct map_input *in, struct mapped *m, const char *event,
+			      const char *call_id, bool once_per_call)
+{
+	static const char *const per_attempt[] = {"payload.attempt", "event_id", NULL};
+	const char *id = platform_header(in, "webhook-id");
+	if (!id || !*id)
+		id = platform_header(in, "svix-id");
+	if (id && *id)
+		return rows_printf(m, "webhook-id:%s", id);
+	if (once_per_call && call_id)
+		return rows_printf(m, "%s:%s", event, call_id);
+	return field_digest(m, in->root, per_attempt);
 }
 
 void map_simpleai(const struct map_input *in, struct mapped *m)
 {
-	static const char *const per_attempt[] = {"payload.attempt", "event_id", NULL};
 	json_object *root = in->root;
-	json_object *p = field_get(root, "payload");
+	struct where at = {m, field_get(root, "payload"), NULL}, *w = &at;
+	at.call = field_get(at.payload, "call");
 	const char *event = field_str(m, root, "event_type");
-	const char *call_id = field_str(m, p, "call_id");
-	const char *hook_id = platform_header(in, "webhook-id");
-
+	const char *call_id = FIRST(field_str, "call_id", "callId");
 	if (!call_id)
-		call_id = field_str(m, p, "callId");
-	if (!hook_id)
-		hook_id = platform_header(in, "svix-id");
-	m->event_type = event;
-	m->occurred_at = FIRST(field_ts, "timestamp", "created_at", "updated_at");
-	if (!m->occurred_at)
-		m->occurred_at = field_ts(m, root, "timestamp");
-	if (!event) {
-		rows_fail(m, "event_type is missing");
-		return;
-	}
-	bool once_per_call = !strcmp(event, "call.completed") || !strcmp(event, "call.started");
-	if (hook_id)
-		m->dedupe_key = rows_printf(m, "webhook-id:%s", hook_id);
-	else if (once_per_call && call_id)
-		m->dedupe_key = rows_printf(m, "%s:%s", event, call_id);
-	else
-		m->dedupe_key = field_digest(m, root, per_attempt);
+		call_id = field_str(m, at.payload, "call.id");
+	bool once_per_call =
+		event && (!strcmp(event, "call.completed") || !strcmp(event, "call.started"));
+	bool transcript = event && (!strcmp(event, "call.transcript_update") ||
+				    !strcmp(event, "transcript.updated"));
 
-	bool transcript =
-		!strcmp(event, "call.transcript_update") || !strcmp(event, "transcript.updated");
-	if (!once_per_call && !transcript) {
+	m->event_type = event;
+	m->occurred_at = event_time(w, root);
+	m->dedupe_key = dedupe_key(in, m, event, call_id, once_per_call);
+	if (!event)
+		rows_fail(m, "event_type is missing");
+	else if (!once_per_call && !transcript)
 		m->status = MAP_UNMAPPED;
-		return;
-	}
-	if (!call_id) {
+	else if (!call_id)
 		rows_fail(m, "payload.call_id is missing");
-		return;
-	}
-	map_call(m, p, call_id);
+	else
+		map_call(w, call_id);
 }
