@@ -54,6 +54,8 @@ static const struct cfg_entry table[] = {
 	 300, NULL, "give up a connection attempt to PostgreSQL after this long"},
 	{"CALLBRIDGE_DB_RECONNECT_MAX_SECONDS", CFG_INT, F(db_reconnect_max_seconds), "10", 1, 3600,
 	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
+	{"CALLBRIDGE_MAX_CONNECTIONS", CFG_INT, F(max_connections), "1000", 1, 1000000, NULL,
+	 "client connections at once (sets the open-files limit to this + 64); past it, new ones wait in the listen queue"},
 	{"CALLBRIDGE_READ_TIMEOUT_SECONDS", CFG_INT, F(read_timeout_seconds), "30", 1, 3600, NULL,
 	 "close a client connection idle or slow for this long"},
 	{"CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS", CFG_INT, F(signature_tolerance_seconds), "300",

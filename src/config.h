@@ -23,6 +23,7 @@ struct config {
 	int db_connect_timeout_seconds;
 	int db_reconnect_max_seconds;
 	int read_timeout_seconds;
+	int max_connections;
 	int shutdown_timeout_seconds;
 	int signature_tolerance_seconds;
 	const char *tls_cert_file; /* NULL: plain HTTP */

@@ -9,6 +9,7 @@
 #include "ts.h"
 #include "verify.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -28,7 +30,9 @@ struct http_server {
 	struct spool *spool;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
-	SSL_CTX *tls; /* NULL: plain HTTP */
+	SSL_CTX *tls;               /* NULL: plain HTTP */
+	struct event *accept_pause; /* re-enables accepting after running out of files */
+	unsigned long long accept_pauses;
 	int inflight;
 	bool stopping;
 };
@@ -376,6 +380,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		if (s->spool)
 			spool_get_stats(s->spool, &sst);
 		metrics_render(b, &st, s->spool ? &sst : NULL);
+		metrics_accept_pauses(b, s->accept_pauses);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "text/plain; version=0.0.4; charset=utf-8");
 		metrics_http(200);
@@ -446,6 +451,41 @@ static int tls_setup(struct http_server *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Connections at once are bounded by the open-files limit (CALLBRIDGE_MAX_CONNECTIONS
+ * sets it; libevent 2.1's evhttp has no limit of its own). When accept() runs out of
+ * descriptors, the listener would be woken again at once and spin: instead it pauses for
+ * ACCEPT_PAUSE_MS, and new clients wait in the kernel's listen queue meanwhile. The error
+ * callback gets evhttp's argument, not ours: hence the one server per process. */
+#define ACCEPT_PAUSE_MS 100
+static struct http_server *the_server;
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_server *s = arg;
+	if (s->sock && !s->stopping)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(s->sock));
+}
+
+static void accept_failed(struct evconnlistener *l, void *arg)
+{
+	(void)arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct http_server *s = the_server;
+	if (!s || (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)) {
+		log_warn("accept failed", "error", evutil_socket_error_to_string(e));
+		return;
+	}
+	evconnlistener_disable(l);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	evtimer_add(s->accept_pause, &tv);
+	if (s->accept_pauses++ == 0) /* then only counted, in /metrics */
+		log_warn("out of file descriptors: new connections wait until some close "
+			 "(CALLBRIDGE_MAX_CONNECTIONS)",
+			 "error", evutil_socket_error_to_string(e));
+}
+
 int http_listen(struct http_server *s, char *err, size_t errlen)
 {
 	if (tls_setup(s, err, errlen) < 0)
@@ -456,11 +496,20 @@ int http_listen(struct http_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s:%d", s->cfg->listen, s->cfg->port);
 		return -1;
 	}
+	s->accept_pause = evtimer_new(s->base, accept_resume, s);
+	if (!s->accept_pause) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	the_server = s;
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->sock), accept_failed);
 	return 0;
 }
 
 void http_stop(struct http_server *s)
 {
+	if (s->accept_pause)
+		evtimer_del(s->accept_pause);
 	if (s->sock)
 		evhttp_del_accept_socket(s->http, s->sock);
 	s->sock = NULL;
@@ -478,6 +527,10 @@ void http_free(struct http_server **sp)
 	if (!s)
 		return;
 	evhttp_free(s->http);
+	if (s->accept_pause)
+		event_free(s->accept_pause);
+	if (the_server == s)
+		the_server = NULL;
 	SSL_CTX_free(s->tls);
 	free(s);
 	*sp = NULL;

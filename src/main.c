@@ -16,7 +16,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <ctype.h>
 
@@ -132,6 +134,29 @@ static int load_secrets(const struct config *cfg)
 	return 0;
 }
 
+/* Connections at once: the soft open-files limit becomes max_connections plus room for
+ * the daemon's own descriptors (listener, database, spool, log); when the hard limit is
+ * lower, it is used, with a warning. See http.c for what happens at the limit. */
+#define OWN_FILES 64
+static void limit_connections(int max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + OWN_FILES;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		char have[24];
+		snprintf(have, sizeof have, "%llu", (unsigned long long)rl.rlim_max);
+		log_warn("the hard open-files limit is below CALLBRIDGE_MAX_CONNECTIONS + 64; "
+			 "connections are limited by it instead",
+			 "nofile", have);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot set the open-files limit", "error", strerror(errno));
+}
+
 static int serve(const struct config *cfg)
 {
 	struct server sv = {0};
@@ -151,6 +176,7 @@ static int serve(const struct config *cfg)
 		log_warn("cannot check the database schema now; serving anyway", "error", err);
 
 	signal(SIGPIPE, SIG_IGN);
+	limit_connections(cfg->max_connections);
 	sv.shutdown_timeout_s = cfg->shutdown_timeout_seconds;
 	/* The changelist folds the many add/del of one loop pass into one epoll_ctl each. */
 	struct event_config *ec = event_config_new();

@@ -193,3 +193,13 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			(unsigned long long)sp->bytes, (unsigned long long)sp->records,
 			(unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
 }
+
+void metrics_accept_pauses(struct evbuffer *out, unsigned long long pauses)
+{
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_accept_pauses_total Times accepting paused because "
+			    "the open-files limit (CALLBRIDGE_MAX_CONNECTIONS) was reached.\n"
+			    "# TYPE callbridge_accept_pauses_total counter\n"
+			    "callbridge_accept_pauses_total %llu\n",
+			    pauses);
+}

@@ -32,5 +32,7 @@ void metrics_delivery(int platform, const char *event_type, enum metrics_outcome
 void metrics_http(int status);
 /* sp is NULL when the spool is disabled. */
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp);
+/* Times accepting paused because the open-files limit was reached. */
+void metrics_accept_pauses(struct evbuffer *out, unsigned long long pauses);
 
 #endif

@@ -106,5 +106,29 @@ exec 3>&-
 request GET /healthz
 is "$CODE" 200 "others are served meanwhile"
 
+# CALLBRIDGE_MAX_CONNECTIONS bounds the open files: past it, accepting pauses and new
+# clients wait in the listen queue (no answer, no busy loop) until connections close.
+daemon_stop
+daemon_start CALLBRIDGE_MAX_CONNECTIONS=1 CALLBRIDGE_READ_TIMEOUT_SECONDS=30
+python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+time.sleep(float(sys.argv[2]))
+' "$PORT" 4 &
+hog=$!
+sleep 1
+cpu() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
+before=$(cpu)
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT/healthz")
+is "$code" 000 "100 idle connections over a limit of 1 (+64 own files): a new client waits"
+used=$(( $(cpu) - before ))
+[ "$used" -lt 30 ] && pass "meanwhile the daemon does not spin (${used} ticks in 1 s)" || fail "meanwhile the daemon does not spin (${used} ticks in 1 s)"
+kill "$hog" 2>/dev/null
+wait "$hog" 2>/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$PORT/healthz")
+is "$code" 200 "they close: new clients are served again"
+like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_accept_pauses_total [1-9]' "metrics: accept pauses counted"
+like "$(cat "$TMP/daemon.log")" 'out of file descriptors: new connections wait' "logged"
+
 kill -0 "$DAEMON_PID" && pass "daemon still running" || fail "daemon still running"
 done_testing
