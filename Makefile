@@ -25,7 +25,7 @@ MIGRATIONS := $(sort $(wildcard sql/migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test test-unit test-e2e test-asan fuzz bench clean format format-check
+.PHONY: all deps run test test-unit test-e2e test-asan fuzz bench report clean format format-check
 
 all: $(BINDIR)/callbridge
 
@@ -88,6 +88,10 @@ test-asan: deps
 # libFuzzer targets (fuzz/), FUZZ_SECONDS each (default 60); see fuzz/README.md.
 fuzz: deps
 	@bash scripts/fuzz.sh
+
+# make report NAME=daily_call_volume ARGS="-v from=2026-05-01" (sql/reports/NAME.sql)
+report:
+	@bash scripts/report.sh $(NAME) $(ARGS)
 
 bench: deps
 	@$(MAKE) -s --no-print-directory all
