@@ -2,6 +2,7 @@
  * as relational rows. This file is the command line: serve, migrate, config. */
 #include "config.h"
 #include "drain.h"
+#include "export.h"
 #include "spool.h"
 #include "http.h"
 #include "log.h"
@@ -30,7 +31,8 @@
 #endif
 
 static const char usage[] =
-	"usage: callbridge [serve | migrate | replay [options] | config] [--help] [--version]\n"
+	"usage: callbridge [serve | migrate | replay [options] | export [options] | config]\n"
+	"                  [--help] [--version]\n"
 	"\n"
 	"  serve     run the HTTP server (the default)\n"
 	"  migrate   apply pending database migrations, then exit\n"
@@ -38,10 +40,15 @@ static const char usage[] =
 	"              --platform SLUG   only this platform's events\n"
 	"              --status S        only events stored as mapped, unmapped or failed\n"
 	"              --since TIME      only events received at or after TIME (ISO 8601)\n"
+	"  export    print a table's rows changed since a cursor as NDJSON, then a last\n"
+	"            line {\"cursor\":...} (docs/change-feed.md); options:\n"
+	"              --table T         calls, call_audits, sms_messages or contacts\n"
+	"              --since CURSOR    0 the first time, then the cursor it printed\n"
+	"              --limit N         at most N rows (default 1000)\n"
 	"  config    print the settings table (name, default, meaning)\n"
 	"\n"
 	"Settings come from the environment and from .env in the working directory;\n"
-	"see README.md. DATABASE_URL is required for serve and migrate.\n";
+	"see README.md. DATABASE_URL is required for serve, migrate, replay and export.\n";
 
 struct server {
 	struct event_base *base;
@@ -266,10 +273,11 @@ int main(int argc, char **argv)
 		}
 	}
 	struct replay_filter filter = {0};
+	struct export_args exp = {0};
 	if (argc >= 2)
 		cmd = argv[1];
 	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config") &&
-	    strcmp(cmd, "replay"))
+	    strcmp(cmd, "replay") && strcmp(cmd, "export"))
 		return die("unknown command '%s' (see --help)", cmd);
 	for (int i = 2; i < argc; i++) {
 		const char **slot = NULL;
@@ -279,6 +287,12 @@ int main(int argc, char **argv)
 			slot = &filter.status;
 		else if (!strcmp(cmd, "replay") && !strcmp(argv[i], "--since"))
 			slot = &filter.since;
+		else if (!strcmp(cmd, "export") && !strcmp(argv[i], "--table"))
+			slot = &exp.table;
+		else if (!strcmp(cmd, "export") && !strcmp(argv[i], "--since"))
+			slot = &exp.since;
+		else if (!strcmp(cmd, "export") && !strcmp(argv[i], "--limit"))
+			slot = &exp.limit;
 		if (!slot)
 			return die("unexpected argument '%s' (see --help)", argv[i]);
 		if (i + 1 == argc)
@@ -293,6 +307,8 @@ int main(int argc, char **argv)
 	if (filter.status && strcmp(filter.status, "mapped") && strcmp(filter.status, "unmapped") &&
 	    strcmp(filter.status, "failed"))
 		return die("--status: must be mapped, unmapped or failed, not '%s'", filter.status);
+	if (!strcmp(cmd, "export") && export_check(&exp, err, sizeof err) < 0)
+		return die("%s", err);
 	if (!strcmp(cmd, "config")) {
 		cfg_print_table(stdout);
 		return 0;
@@ -307,6 +323,13 @@ int main(int argc, char **argv)
 		if (!cfg.database_url)
 			rc = die("%s", "DATABASE_URL is not set");
 		else if (replay_run(&cfg, &filter, err, sizeof err) < 0)
+			rc = die("%s", err);
+		else
+			rc = 0;
+	} else if (!strcmp(cmd, "export")) {
+		if (!cfg.database_url)
+			rc = die("%s", "DATABASE_URL is not set");
+		else if (export_run(cfg.database_url, &exp, stdout, err, sizeof err) < 0)
 			rc = die("%s", err);
 		else
 			rc = 0;
