@@ -4,6 +4,7 @@
 # events/s, latency p50/p99/max, the daemon's peak RSS and CPU, and checks that the number
 # of 2xx answers equals the events stored.
 #   BENCH_SECONDS (30)  BENCH_CONNECTIONS (64)  BENCH_THREADS (2)  BENCH_WORKLOADS ("simz mixed")
+#   BENCH_BIN (bin/callbridge: another build to compare)
 # Extra CALLBRIDGE_* settings in the environment reach the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ seconds=${BENCH_SECONDS:-30}
 conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 workloads=${BENCH_WORKLOADS:-simz mixed}
+bin=${BENCH_BIN:-bin/callbridge}
 
 command -v wrk >/dev/null || {
 	if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -32,16 +34,21 @@ trap cleanup EXIT
 
 export DATABASE_URL
 DATABASE_URL=$(bash scripts/pg.sh start "$tmp/pg" "$pgport")
-bin/callbridge migrate 2>/dev/null
+"$bin" migrate 2>/dev/null
 PORT=$port CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-warn} \
-	CALLBRIDGE_SPOOL_DIR="$tmp/spool" bin/callbridge serve 2>"$tmp/daemon.log" &
+	CALLBRIDGE_SPOOL_DIR="$tmp/spool" "$bin" serve 2>"$tmp/daemon.log" &
 daemon=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.05; done
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
+pg_ticks() { # CPU of the whole PostgreSQL cluster: the postmaster and its children
+	local pm
+	pm=$(head -n 1 "$tmp/pg/data/postmaster.pid")
+	for p in "$pm" $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{s += $1} END {print s}'
+}
 
-echo "callbridge $(bin/callbridge --version | cut -d' ' -f2) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "callbridge $("$bin" --version | cut -d' ' -f2) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "PostgreSQL $(psql -X -tAc 'SHOW server_version' "$DATABASE_URL") on the same machine: fsync=$(psql -X -tAc 'SHOW fsync' "$DATABASE_URL"), synchronous_commit=$(psql -X -tAc 'SHOW synchronous_commit' "$DATABASE_URL")"
 echo "wrk: $threads threads, $conns connections, $seconds s per workload"
 echo
@@ -49,10 +56,12 @@ echo
 for w in $workloads; do
 	psql -X -q "$DATABASE_URL" -c "TRUNCATE callbridge.webhook_events, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" 2>/dev/null
 	c0=$(cpu_ticks)
+	p0=$(pg_ticks)
 	case $w in simz) pattern=simz--call-completed ;; *) pattern='*' ;; esac
 	BENCH_TEMPLATES=$pattern wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s \
 		-s bench/load.lua "http://127.0.0.1:$port/" >"$tmp/wrk.out" 2>&1
 	c1=$(cpu_ticks)
+	p1=$(pg_ticks)
 	ok=$(sed -n 's/^BENCH requests=[0-9]* ok=\([0-9]*\).*/\1/p' "$tmp/wrk.out")
 	stored=$(psql -X -tAc "SELECT count(*) FROM callbridge.webhook_events" "$DATABASE_URL")
 	spooled=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^callbridge_spool_records/ {print $2}')
@@ -61,6 +70,7 @@ for w in $workloads; do
 	grep '^BENCH' "$tmp/wrk.out" | sed 's/^BENCH /  /'
 	awk -v ok="$ok" -v s="$secs" 'BEGIN {printf "  events/s=%.0f\n", ok / s}'
 	awk -v t=$((c1 - c0)) -v hz="$ticks" -v s="$secs" 'BEGIN {printf "  daemon_cpu=%.0f%% of one core\n", 100 * t / hz / s}'
+	awk -v t=$((p1 - p0)) -v hz="$ticks" -v ok="$ok" 'BEGIN {printf "  postgres_cpu_per_event_us=%.0f\n", 1e6 * t / hz / ok}'
 	echo "  daemon_peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$daemon/status")"
 	# wrk stops counting at the deadline: requests then in flight (at most one per
 	# connection) are committed but not counted. So: every 2xx stored, and no more than
