@@ -25,7 +25,7 @@ MIGRATIONS := $(sort $(wildcard sql/migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test test-unit test-e2e test-asan fuzz bench report clean format format-check
+.PHONY: all deps run test test-unit test-e2e test-asan fuzz bench report docker-check clean format format-check
 
 all: $(BINDIR)/callbridge
 
@@ -92,6 +92,10 @@ fuzz: deps
 # make report NAME=daily_call_volume ARGS="-v from=2026-05-01" (sql/reports/NAME.sql)
 report:
 	@bash scripts/report.sh $(NAME) $(ARGS)
+
+# Builds docker/Dockerfile and runs the image with podman (as root; see the script).
+docker-check:
+	@bash scripts/docker-check.sh
 
 bench: deps
 	@$(MAKE) -s --no-print-directory all
