@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Spool records marked "maybe stored" (spooled after a COMMIT went unanswered): draining
+# one whose event is stored already must not count a second delivery; one whose event is
+# not stored stores it; an unmarked record of a stored event is a real repeat and counts.
+# The segment is written here byte by byte in the spool's format (src/spool.h), so the
+# test does not depend on catching a connection loss at the moment of COMMIT.
+. "$(dirname "$0")/lib.sh"
+pg_start
+migrate
+SPOOL=$TMP/spool
+CALL=call_1777920072301_12514
+mk() { sed "s/$CALL/$1/" "$FIX/simz/call_completed.json" >"$TMP/$1.json"; }
+key() { sql "SELECT dedupe_key FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:$1:%'"; }
+count() { sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:$1:%'"; }
+
+daemon_start
+wait_ready
+for c in fl_maybe fl_plain fl_new; do mk "$c"; done
+post simz "$TMP/fl_maybe.json"
+post simz "$TMP/fl_plain.json"
+is "$CODE $(json_field status)" "200 stored" "two events stored"
+ka=$(key fl_maybe)
+kb=$(key fl_plain)
+post simz "$TMP/fl_new.json"
+kc=$(key fl_new)
+sql "DELETE FROM callbridge.webhook_events WHERE dedupe_key = '$kc'; DELETE FROM callbridge.calls WHERE external_id = 'fl_new'" >/dev/null
+daemon_stop
+
+# spool-0000000000000001.log: records "maybe stored" (flag 1) for fl_maybe and fl_new,
+# unmarked for fl_plain, and between them one with an unknown flag bit, which reads as
+# corrupt (at the very end it would read as a torn tail).
+python3 - "$SPOOL/spool-0000000000000001.log" "$TMP" "$ka" "$kb" "$kc" <<'PY'
+import struct, sys
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return c ^ 0xFFFFFFFF
+out, tmp, ka, kb, kc = sys.argv[1:]
+def record(name, key, flags):
+    body = open(f"{tmp}/{name}.json", "rb").read()
+    payload = b"\0".join([b"simz", b"2026-11-28T10:00:00.000000Z", key.encode(), body]) + b"\0"
+    return b"CBS1" + struct.pack("<III", len(payload), crc32c(payload), flags) + payload
+with open(out, "wb") as f:
+    f.write(record("fl_maybe", ka, 1) + record("fl_plain", kb, 0) + record("fl_maybe", ka, 6)
+            + record("fl_new", kc, 1))
+PY
+daemon_start
+for _ in $(seq 1 100); do [ -z "$(ls "$SPOOL"/spool-0000000000000001.log 2>/dev/null)" ] && break; sleep 0.1; done
+is "$(ls "$SPOOL"/spool-0000000000000001.log 2>/dev/null)" "" "the segment is drained and deleted"
+is "$(count fl_maybe)" 1 "maybe stored, and stored: the same delivery, not counted again"
+is "$(count fl_plain)" 2 "unmarked record of a stored event: a real repeat, counted"
+is "$(count fl_new)" 1 "maybe stored, but not stored: stored now"
+is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'fl_new'")" 1 "with its call row"
+like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_spool_corrupt_records_total 1' "a record with an unknown flag bit reads as corrupt"
+daemon_stop
+done_testing
