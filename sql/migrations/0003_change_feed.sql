@@ -52,35 +52,6 @@
 
 CREATE SEQUENCE callbridge.sync_version_seq AS bigint; -- CACHE 1: see "For one row" above
 
--- Existing rows: one rewrite per table gives each a version (in physical order) and
--- this migration's xid; the defaults then go, so only the trigger stamps. updated_at
--- and the other columns are left exactly as they were.
-ALTER TABLE callbridge.calls
-    ADD COLUMN sync_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    ADD COLUMN sync_version bigint NOT NULL DEFAULT nextval('callbridge.sync_version_seq');
-ALTER TABLE callbridge.call_audits
-    ADD COLUMN sync_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    ADD COLUMN sync_version bigint NOT NULL DEFAULT nextval('callbridge.sync_version_seq');
-ALTER TABLE callbridge.sms_messages
-    ADD COLUMN sync_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    ADD COLUMN sync_version bigint NOT NULL DEFAULT nextval('callbridge.sync_version_seq');
-ALTER TABLE callbridge.contacts
-    ADD COLUMN sync_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    ADD COLUMN sync_version bigint NOT NULL DEFAULT nextval('callbridge.sync_version_seq');
-ALTER TABLE callbridge.calls
-    ALTER COLUMN sync_xid DROP DEFAULT, ALTER COLUMN sync_version DROP DEFAULT;
-ALTER TABLE callbridge.call_audits
-    ALTER COLUMN sync_xid DROP DEFAULT, ALTER COLUMN sync_version DROP DEFAULT;
-ALTER TABLE callbridge.sms_messages
-    ALTER COLUMN sync_xid DROP DEFAULT, ALTER COLUMN sync_version DROP DEFAULT;
-ALTER TABLE callbridge.contacts
-    ALTER COLUMN sync_xid DROP DEFAULT, ALTER COLUMN sync_version DROP DEFAULT;
-
-CREATE INDEX calls_sync ON callbridge.calls (sync_xid, sync_version);
-CREATE INDEX call_audits_sync ON callbridge.call_audits (sync_xid, sync_version);
-CREATE INDEX sms_messages_sync ON callbridge.sms_messages (sync_xid, sync_version);
-CREATE INDEX contacts_sync ON callbridge.contacts (sync_xid, sync_version);
-
 -- Stamps a row being inserted or really changed (see DESIGN). On INSERT ... ON CONFLICT
 -- DO UPDATE the INSERT stamp is taken before the conflict is known; when the update then
 -- turns out to change nothing, that number is simply never stored (a gap).
@@ -104,23 +75,31 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER calls_sync_stamp BEFORE INSERT OR UPDATE ON callbridge.calls
-    FOR EACH ROW EXECUTE FUNCTION callbridge.stamp_sync();
-CREATE TRIGGER call_audits_sync_stamp BEFORE INSERT OR UPDATE ON callbridge.call_audits
-    FOR EACH ROW EXECUTE FUNCTION callbridge.stamp_sync();
-CREATE TRIGGER sms_messages_sync_stamp BEFORE INSERT OR UPDATE ON callbridge.sms_messages
-    FOR EACH ROW EXECUTE FUNCTION callbridge.stamp_sync();
-CREATE TRIGGER contacts_sync_stamp BEFORE INSERT OR UPDATE ON callbridge.contacts
-    FOR EACH ROW EXECUTE FUNCTION callbridge.stamp_sync();
-
-CREATE TRIGGER calls_sync_notify AFTER INSERT OR UPDATE ON callbridge.calls
-    FOR EACH ROW EXECUTE FUNCTION callbridge.notify_change();
-CREATE TRIGGER call_audits_sync_notify AFTER INSERT OR UPDATE ON callbridge.call_audits
-    FOR EACH ROW EXECUTE FUNCTION callbridge.notify_change();
-CREATE TRIGGER sms_messages_sync_notify AFTER INSERT OR UPDATE ON callbridge.sms_messages
-    FOR EACH ROW EXECUTE FUNCTION callbridge.notify_change();
-CREATE TRIGGER contacts_sync_notify AFTER INSERT OR UPDATE ON callbridge.contacts
-    FOR EACH ROW EXECUTE FUNCTION callbridge.notify_change();
+-- The four tables, alike. Existing rows: one rewrite per table gives each a version (in
+-- physical order) and this migration's xid; the defaults then go, so only the trigger
+-- stamps. updated_at and the other columns are left exactly as they were.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['calls', 'call_audits', 'sms_messages', 'contacts'] LOOP
+        EXECUTE format('ALTER TABLE callbridge.%I'
+                       ' ADD COLUMN sync_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),'
+                       ' ADD COLUMN sync_version bigint NOT NULL'
+                       '     DEFAULT nextval(''callbridge.sync_version_seq'')', t);
+        EXECUTE format('ALTER TABLE callbridge.%I ALTER COLUMN sync_xid DROP DEFAULT,'
+                       ' ALTER COLUMN sync_version DROP DEFAULT', t);
+        EXECUTE format('CREATE INDEX %I ON callbridge.%I (sync_xid, sync_version)',
+                       t || '_sync', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON callbridge.%I'
+                       ' FOR EACH ROW EXECUTE FUNCTION callbridge.stamp_sync()',
+                       t || '_sync_stamp', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE ON callbridge.%I'
+                       ' FOR EACH ROW EXECUTE FUNCTION callbridge.notify_change()',
+                       t || '_sync_notify', t);
+    END LOOP;
+END
+$$;
 
 -- A phone number in E.164 where possible (docs/change-feed.md, "Phone numbers"):
 --  1. in a number written with "+" or "00", a "(0)" (the national trunk prefix, as in

@@ -20,18 +20,7 @@
 --   sentiment_none            calls per sentiment (in lower case; other: any other word,
 --                             none: no sentiment).
 -- Rates are rounded to 3 decimals, durations to 2; a rate with nothing to count is empty.
-\if :{?from}
-\else
-\set from '-infinity'
-\endif
-\if :{?to}
-\else
-\set to 'infinity'
-\endif
-\if :{?tz}
-\else
-\set tz 'UTC'
-\endif
+\ir period.psql
 
 WITH facts AS (
     SELECT platform, agent_id, agent_name, connected, duration_seconds, successful,

@@ -20,18 +20,7 @@
 \else
 \set fallback_key 'campaign_id'
 \endif
-\if :{?from}
-\else
-\set from '-infinity'
-\endif
-\if :{?to}
-\else
-\set to 'infinity'
-\endif
-\if :{?tz}
-\else
-\set tz 'UTC'
-\endif
+\ir period.psql
 
 WITH facts AS (
     SELECT coalesce(metadata ->> :'key', metadata ->> :'fallback_key') AS campaign,

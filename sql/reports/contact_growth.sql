@@ -14,18 +14,7 @@
 -- Columns: day, platform, added (contacts first stored that day), total (contacts of
 -- the platform stored up to the end of that day). Days without a new contact are left
 -- out.
-\if :{?from}
-\else
-\set from '-infinity'
-\endif
-\if :{?to}
-\else
-\set to 'infinity'
-\endif
-\if :{?tz}
-\else
-\set tz 'UTC'
-\endif
+\ir period.psql
 
 WITH per_day AS (
     SELECT (created_at AT TIME ZONE :'tz')::date AS day, platform, count(*) AS added

@@ -9,18 +9,7 @@
 -- Columns: day, platform, direction, status (as the platform sent it; empty when
 -- unknown), calls, connected (see callbridge.call_facts), total_duration_seconds (over
 -- the calls whose duration is known). A call's day is the day of call_facts.call_at.
-\if :{?from}
-\else
-\set from '-infinity'
-\endif
-\if :{?to}
-\else
-\set to 'infinity'
-\endif
-\if :{?tz}
-\else
-\set tz 'UTC'
-\endif
+\ir period.psql
 
 WITH facts AS (
     SELECT (call_at AT TIME ZONE :'tz')::date AS day, platform, direction, status, connected,

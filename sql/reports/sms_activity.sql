@@ -9,18 +9,7 @@
 -- Columns: day (of sent_at; when the platform sent no time, of the message's latest
 -- event, else of when callbridge stored it), platform, direction, message_type (sms or
 -- mms; empty when unknown), messages.
-\if :{?from}
-\else
-\set from '-infinity'
-\endif
-\if :{?to}
-\else
-\set to 'infinity'
-\endif
-\if :{?tz}
-\else
-\set tz 'UTC'
-\endif
+\ir period.psql
 
 WITH messages AS (
     SELECT (coalesce(sent_at, last_event_at, created_at) AT TIME ZONE :'tz')::date AS day,
