@@ -59,6 +59,7 @@ struct server {
 	struct event *sigint, *sigterm, *drain;
 	int64_t stop_deadline_ms;
 	int shutdown_timeout_s;
+	int quiet_ticks;
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -97,10 +98,14 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval now;
 	event_base_gettimeofday_cached(sv->base, &now);
 	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	/* An answer is only queued when inflight drops; the socket write happens in a later
+	 * pass of the loop. Leave after a second quiet tick so the last answers are sent. */
 	if (http_inflight(sv->http) == 0) {
-		event_base_loopexit(sv->base, NULL);
+		if (++sv->quiet_ticks >= 2)
+			event_base_loopexit(sv->base, NULL);
 	} else if (now_ms >= sv->stop_deadline_ms) {
-		log_warn("shutdown timeout: deliveries still in flight are answered 503");
+		log_warn("shutdown timeout: deliveries still in flight are spooled if they can be and "
+			 "left unanswered; their senders retry");
 		event_base_loopexit(sv->base, NULL);
 	}
 }

@@ -38,13 +38,19 @@ is "$CODE" 200 "serving"
 # A slow delivery in flight when SIGTERM arrives is still answered.
 sql "CREATE OR REPLACE FUNCTION pg_temp.x() RETURNS void LANGUAGE sql AS 'SELECT 1'" >/dev/null
 sql "ALTER DATABASE callbridge SET lock_timeout = '10s'" >/dev/null
-( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 ) &
+( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 ) &
 locker=$!
-sleep 0.3
+# Wait for the facts, not for a guess at how long they take on a busy machine.
+waits() { # waits SQL: until it prints t, 10 s at most
+	for _ in $(seq 200); do [ "$(sql "$1")" = t ] && return 0; sleep 0.05; done
+	return 1
+}
+waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND mode = 'ExclusiveLock' AND granted)"
 post_bg() { curl -s -o "$TMP/slow" -w '%{http_code}' -X POST --data-binary @"$FIX/simz/call_audit_completed.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/slow_code"; }
 post_bg &
 client=$!
-sleep 0.3
+waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
+is "$?" 0 "the delivery waits for the database"
 kill -TERM "$DAEMON_PID"
 wait "$client"
 wait "$DAEMON_PID"
