@@ -104,8 +104,9 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 		if (++sv->quiet_ticks >= 2)
 			event_base_loopexit(sv->base, NULL);
 	} else if (now_ms >= sv->stop_deadline_ms) {
-		log_warn("shutdown timeout: deliveries still in flight are spooled if they can be and "
-			 "left unanswered; their senders retry");
+		log_warn(
+			"shutdown timeout: deliveries still in flight are spooled if they can be and "
+			"left unanswered; their senders retry");
 		event_base_loopexit(sv->base, NULL);
 	}
 }
