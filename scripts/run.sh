@@ -10,8 +10,12 @@ if [ -z "${DATABASE_URL:-}" ] && [ -f .env ]; then
 fi
 if [ -z "${DATABASE_URL:-}" ]; then
 	dir=$PWD/var/pg
-	if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
-		dir=/var/tmp/callbridge-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)/pg
+	if [ "$(id -u)" = 0 ]; then
+		# As root the server runs as postgres: it must reach var/pg through every parent.
+		mkdir -p "$dir" && chown postgres: "$dir"
+		if ! runuser -u postgres -- test -w "$dir" 2>/dev/null; then
+			dir=/var/tmp/callbridge-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)/pg
+		fi
 	fi
 	port=${CALLBRIDGE_PG_PORT:-54329}
 	DATABASE_URL=$(bash scripts/pg.sh start "$dir" "$port")

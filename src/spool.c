@@ -213,14 +213,15 @@ long spool_check_file(const char *path, uint64_t *corrupt, uint64_t *bytes, char
 	return n;
 }
 
-/* mkdir -p, mode 0700 for what it creates. */
+/* mkdir -p: parents as mkdir(1) makes them (0777 less the umask), the spool itself 0700,
+ * so that a default var/spool does not close var/ to others (make run's var/pg). */
 static int mkdir_parents(char *path)
 {
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		int rc = mkdir(path, 0700);
+		int rc = mkdir(path, 0777);
 		*p = '/';
 		if (rc < 0 && errno != EEXIST)
 			return -1;
