@@ -133,4 +133,11 @@ is "$codes" "200 200 200 503 503 " "spool full: 503"
 is "$(header Retry-After)" 5 "with Retry-After"
 request GET /readyz
 is "$CODE" 503 "/readyz 503 when the database is down and the spool full"
+daemon_stop
+
+# A spool whose parents are missing: they are made like mkdir -p makes them, the spool
+# itself private, so a shared var/ stays open to others (make run's var/pg).
+umask 022
+daemon_start CALLBRIDGE_SPOOL_DIR="$TMP/var/deep/spool"
+is "$(stat -c %a "$TMP/var" "$TMP/var/deep" "$TMP/var/deep/spool" | tr '\n' ' ')" "755 755 700 " "missing parents 755, the spool 700"
 done_testing
