@@ -38,7 +38,6 @@
 #include "platform.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -59,22 +58,21 @@ static bool listed(const char *s, const char *const *list)
 	return false;
 }
 
-/* The first of the NULL-terminated paths that reads as present, each tried in metadata{}
- * (where the current shape keeps its fields) and then at the top level. */
-static const char *look(struct mapped *m, reader *rd, json_object *root, ...)
+/* The first of the paths that reads as present, each tried in metadata{} (where the
+ * current shape keeps its fields) and then at the top level. */
+static const char *look_in(struct mapped *m, reader *rd, json_object *root,
+			   const char *const *paths)
 {
 	json_object *meta = field_get(root, "metadata");
 	const char *v = NULL;
-	va_list ap;
-	va_start(ap, root);
-	for (const char *p = va_arg(ap, const char *); p && !v; p = va_arg(ap, const char *)) {
-		v = rd(m, meta, p);
+	for (; *paths && !v; paths++) {
+		v = rd(m, meta, *paths);
 		if (!v)
-			v = rd(m, root, p);
+			v = rd(m, root, *paths);
 	}
-	va_end(ap);
 	return v;
 }
+#define look(m, rd, root, ...) look_in(m, rd, root, (const char *const[]){__VA_ARGS__})
 
 /* The JSON value at path in metadata{}, else at the top level. */
 static json_object *look_value(json_object *root, const char *path)
