@@ -276,6 +276,8 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 					   : strcmp(err.code, "unstorable") == 0 ? OUT_REJECTED
 										 : OUT_INVALID;
 		metrics_delivery(idx, NULL, out, ts_now_us() - now);
+		if (err.status == 401)
+			metrics_signature_failure(idx, err.code);
 		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
 			 err.detail);
 		reply_error(s, req, err.status, err.code, err.detail);

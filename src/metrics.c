@@ -25,6 +25,12 @@ static uint64_t latency_count;
 static double latency_sum;
 static uint64_t http_by_class[6];
 
+/* 401 answers by the answer's error code; the label is the part after the '_'. */
+static const char *const sig_codes[] = {"signature_missing", "signature_invalid", "signature_stale",
+					"token_invalid"};
+#define NSIG (int)(sizeof sig_codes / sizeof sig_codes[0])
+static uint64_t sig_failures[MAX_PLATFORMS][NSIG];
+
 #define MAX_TYPES 256
 static struct {
 	int platform;
@@ -76,6 +82,18 @@ void metrics_http(int status)
 		http_by_class[cls]++;
 }
 
+void metrics_signature_failure(int platform, const char *code)
+{
+	if (platform < 0 || platform >= MAX_PLATFORMS)
+		return;
+	int i = 0;
+	while (i < NSIG - 1 && strcmp(sig_codes[i], code) != 0)
+		i++;
+	if (strcmp(sig_codes[i], code) != 0)
+		i = 1; /* an unknown code counts as invalid */
+	sig_failures[platform][i]++;
+}
+
 /* A label value, quoted and escaped as the text format wants. */
 static void label_value(struct evbuffer *out, const char *s)
 {
@@ -104,6 +122,21 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 				"%llu\n",
 				platforms[p].slug, outcome_names[o],
 				(unsigned long long)deliveries[p][o]);
+
+	evbuffer_add_printf(out, "# HELP callbridge_signature_failures_total Deliveries refused "
+				 "401, by platform and reason.\n"
+				 "# TYPE callbridge_signature_failures_total counter\n");
+	for (int p = 0; p < platform_count && p < MAX_PLATFORMS; p++)
+		for (int i = 0; i < NSIG; i++) {
+			const char *code = sig_codes[i];
+			const char *reason =
+				strncmp(code, "signature_", 10) == 0 ? code + 10 : "token";
+			evbuffer_add_printf(out,
+					    "callbridge_signature_failures_total{platform=\"%s\","
+					    "reason=\"%s\"} %llu\n",
+					    platforms[p].slug, reason,
+					    (unsigned long long)sig_failures[p][i]);
+		}
 
 	evbuffer_add_printf(out, "# HELP callbridge_events_total Deliveries by platform, event "
 				 "type and outcome.\n# TYPE callbridge_events_total counter\n");

@@ -30,6 +30,9 @@ enum metrics_outcome {
 void metrics_delivery(int platform, const char *event_type, enum metrics_outcome outcome,
 		      int64_t latency_us);
 void metrics_http(int status);
+/* A 401: code is the answer's error code (signature_missing, signature_invalid,
+ * signature_stale or token_invalid). */
+void metrics_signature_failure(int platform, const char *code);
 /* sp is NULL when the spool is disabled. */
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp);
 /* Times accepting paused because the open-files limit was reached. */
