@@ -251,8 +251,8 @@ done:
 	drain_stop(sv.drainer);
 	pgw_free(&sv.pgw);
 	drain_free(&sv.drainer);
+	spool_close(&sv.spool); /* its last callbacks finish deliveries: before http_free */
 	http_free(&sv.http);
-	spool_close(&sv.spool);
 	if (sv.sigint)
 		event_free(sv.sigint);
 	if (sv.sigterm)

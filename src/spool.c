@@ -654,12 +654,10 @@ void spool_close(struct spool **sp)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
 	}
-	/* Jobs finished but not reported: free them without calling back. */
-	for (struct job *j = s->done_head; j;) {
-		struct job *next = j->next;
-		free(j);
-		j = next;
-	}
+	/* Report what the thread finished after the loop stopped (deliveries spooled at a
+	 * shutdown timeout), so that their owners can let go of them. */
+	if (s->efd >= 0)
+		on_done(s->efd, 0, s);
 	if (s->ev)
 		event_free(s->ev);
 	if (s->efd >= 0)

@@ -91,7 +91,8 @@ void spool_get_stats(struct spool *s, struct spool_stats *out);
 /* True once an append has been refused for room (until a segment is drained). */
 bool spool_is_full(struct spool *s);
 
-/* Stops the writer thread after it has written what is queued; reports nothing more. */
+/* Stops the writer thread after it has written what is queued, and reports those last
+ * appends to their callbacks. */
 void spool_close(struct spool **s);
 
 /* CRC-32C (Castagnoli) of len bytes. */

@@ -62,4 +62,33 @@ is "$rc" 0 "SIGTERM: exit 0"
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE event_type = 'call.audit.completed'")" 1 "it is in the database"
 like "$(cat "$TMP/daemon.log")" 'stopped' "logged its stop"
 
+# Past CALLBRIDGE_SHUTDOWN_TIMEOUT_SECONDS a delivery still waiting for the database is
+# spooled and left unanswered (its sender retries); the next start stores it.
+daemon_start CALLBRIDGE_SHUTDOWN_TIMEOUT_SECONDS=1
+wait_ready
+sed "s/call_1777920072301_12514/late_1/" "$FIX/simz/call_completed.json" >"$TMP/late.json"
+( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;" >/dev/null 2>&1 ) &
+locker=$!
+waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND mode = 'ExclusiveLock' AND granted)"
+curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/late.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/late_code" &
+client=$!
+waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
+start=$(date +%s%N)
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+wait "$client"
+is "$rc" 0 "shutdown timeout: exit 0"
+[ "$elapsed" -lt 3000 ] && pass "within the timeout (${elapsed} ms)" || fail "within the timeout (${elapsed} ms)"
+like "$(cat "$TMP/daemon.log")" 'shutdown timeout' "the timeout is logged"
+is "$(cat "$TMP/late_code")" 000 "the waiting delivery was not answered"
+wait "$locker"
+is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'late_1'")" 0 "nothing of it committed"
+daemon_start
+wait_ready
+for _ in $(seq 100); do [ "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'late_1'")" = 1 ] && break; sleep 0.1; done
+is "$(sql "SELECT count(*) || ' ' || min(delivery_count) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%late_1%'")" "1 1" "the next start drained it from the spool, once"
+
 done_testing
