@@ -38,18 +38,24 @@ is "$CODE" 200 "serving"
 # A slow delivery in flight when SIGTERM arrives is still answered.
 sql "CREATE OR REPLACE FUNCTION pg_temp.x() RETURNS void LANGUAGE sql AS 'SELECT 1'" >/dev/null
 sql "ALTER DATABASE callbridge SET lock_timeout = '10s'" >/dev/null
-( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 ) &
-locker=$!
 # Wait for the facts, not for a guess at how long they take on a busy machine.
 waits() { # waits SQL: until it prints t, 10 s at most
 	for _ in $(seq 200); do [ "$(sql "$1")" = t ] && return 0; sleep 0.05; done
 	return 1
 }
-waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND mode = 'ExclusiveLock' AND granted)"
+lock_events() { # lock_events SECONDS: another session holds webhook_events; sets locker
+	( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1 ) &
+	locker=$!
+	waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND mode = 'ExclusiveLock' AND granted)"
+}
+blocked() { # a delivery waits for that lock
+	waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
+}
+lock_events 2
 post_bg() { curl -s -o "$TMP/slow" -w '%{http_code}' -X POST --data-binary @"$FIX/simz/call_audit_completed.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/slow_code"; }
 post_bg &
 client=$!
-waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
+blocked
 is "$?" 0 "the delivery waits for the database"
 kill -TERM "$DAEMON_PID"
 wait "$client"
@@ -67,12 +73,10 @@ like "$(cat "$TMP/daemon.log")" 'stopped' "logged its stop"
 daemon_start CALLBRIDGE_SHUTDOWN_TIMEOUT_SECONDS=1
 wait_ready
 sed "s/call_1777920072301_12514/late_1/" "$FIX/simz/call_completed.json" >"$TMP/late.json"
-( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;" >/dev/null 2>&1 ) &
-locker=$!
-waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND mode = 'ExclusiveLock' AND granted)"
+lock_events 4
 curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/late.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/late_code" &
 client=$!
-waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
+blocked
 start=$(date +%s%N)
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
