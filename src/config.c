@@ -56,6 +56,8 @@ static const struct cfg_entry table[] = {
 	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
 	{"CALLBRIDGE_MAX_CONNECTIONS", CFG_INT, F(max_connections), "1000", 1, 1000000, NULL,
 	 "client connections at once (sets the open-files limit to this + 64); past it, new ones wait in the listen queue"},
+	{"CALLBRIDGE_WORKERS", CFG_INT, F(workers), "1", 1, 64, NULL,
+	 "event loops receiving HTTP on the port (`SO_REUSEPORT`); one writer loop commits for all"},
 	{"CALLBRIDGE_READ_TIMEOUT_SECONDS", CFG_INT, F(read_timeout_seconds), "30", 1, 3600, NULL,
 	 "close a client connection idle or slow for this long"},
 	{"CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS", CFG_INT, F(signature_tolerance_seconds), "300",

@@ -24,6 +24,7 @@ struct config {
 	int db_reconnect_max_seconds;
 	int read_timeout_seconds;
 	int max_connections;
+	int workers;
 	int shutdown_timeout_seconds;
 	int signature_tolerance_seconds;
 	const char *tls_cert_file; /* NULL: plain HTTP */

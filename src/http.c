@@ -5,11 +5,15 @@
 #include "metrics.h"
 #include "pgw.h"
 #include "platform.h"
+#include "relay.h"
 #include "spool.h"
 #include "ts.h"
 #include "verify.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,22 +27,49 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+/* What receivers on other threads show of the writer's database and spool: copied on the
+ * writer's loop every SNAPSHOT_MS, read under mu. */
+#define SNAPSHOT_MS 100
+struct view {
+	struct pgw_stats db;
+	struct spool_stats sp;
+	bool has_spool, ready;
+};
+struct snapshot {
+	pthread_mutex_t mu;
+	struct view v;
+};
+
+/* One per event loop. The writer (the main loop) owns the database and the spool; with
+ * CALLBRIDGE_WORKERS > 1, receivers on other threads hand it their deliveries through
+ * its handoff relay and get them back, answered, through their own answers relay. */
 struct http_server {
 	struct event_base *base;
 	const struct config *cfg;
-	struct pgw *pgw;
-	struct spool *spool;
+	struct http_server *writer; /* itself, on the writer */
+	struct pgw *pgw;            /* writer only */
+	struct spool *spool;        /* writer only; NULL: disabled */
+	struct relay *handoff;      /* writer, with receivers: deliveries coming in */
+	struct relay *answers;      /* receivers: answered deliveries, stop and exit */
+	struct relay_node stop_node, exit_node;
+	bool stop_posted;         /* by the writer's thread, which alone posts these two */
+	struct event *snap_timer; /* writer, with receivers */
+	struct snapshot snap;
+	bool closing; /* writer, at exit: deliveries still handed over are dropped */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	SSL_CTX *tls;               /* NULL: plain HTTP */
 	struct event *accept_pause; /* re-enables accepting after running out of files */
-	unsigned long long accept_pauses;
-	int inflight;
 	bool stopping;
 };
 
+/* Over every loop: deliveries handed on and not answered yet, and accept pauses. */
+static int inflight_total;
+static unsigned long long accept_pauses_total;
+
 /* One delivery waiting for the writer. req is NULL once the client has gone away. */
 struct pending {
+	struct relay_node node; /* handed between threads */
 	struct pgw_delivery w;
 	struct mapped m;
 	struct http_server *srv;
@@ -46,6 +77,10 @@ struct pending {
 	struct evhttp_connection *evcon;
 	const struct platform *platform;
 	int64_t start_us;
+	/* the answer, set by finish_delivery on the writer's loop */
+	int status;
+	enum metrics_outcome out;
+	const char *word, *error, *detail;
 	size_t body_len;
 	char received_at[TS_LEN];
 	char body[];
@@ -134,11 +169,14 @@ static void on_client_gone(struct evhttp_connection *evcon, void *arg)
 	pd->evcon = NULL;
 }
 
-/* Sends a delivery's answer (when its client is still there) and frees it. */
-static void finish_delivery(struct pending *pd, int status, enum metrics_outcome out,
-			    const char *word, const char *error, const char *detail)
+/* On the delivery's own loop: sends its answer (when its client is still there) and
+ * frees it. */
+static void answer(struct pending *pd)
 {
 	struct http_server *s = pd->srv;
+	int status = pd->status;
+	enum metrics_outcome out = pd->out;
+	const char *word = pd->word, *error = pd->error, *detail = pd->detail;
 	int64_t latency = ts_now_us() - pd->start_us;
 	metrics_delivery((int)(pd->platform - platforms), pd->m.event_type, out, latency);
 	if (log_enabled(LOG_INFO)) {
@@ -176,8 +214,24 @@ static void finish_delivery(struct pending *pd, int status, enum metrics_outcome
 			}
 		}
 	}
-	s->inflight--;
+	__atomic_fetch_sub(&inflight_total, 1, __ATOMIC_RELAXED);
 	pending_free(pd);
+}
+
+/* On the writer's loop: the delivery's outcome. Answered here, or sent back to the
+ * receiver it came from. */
+static void finish_delivery(struct pending *pd, int status, enum metrics_outcome out,
+			    const char *word, const char *error, const char *detail)
+{
+	pd->status = status;
+	pd->out = out;
+	pd->word = word;
+	pd->error = error;
+	pd->detail = detail;
+	if (pd->srv == pd->srv->writer)
+		answer(pd);
+	else
+		relay_post(pd->srv->answers, &pd->node);
 }
 
 static void spooled(void *arg, bool ok)
@@ -193,7 +247,7 @@ static void spooled(void *arg, bool ok)
 /* The database cannot take pd now: spool it, or answer 503. */
 static void fall_back(struct pending *pd, const char *why)
 {
-	struct http_server *s = pd->srv;
+	struct http_server *s = pd->srv->writer;
 	if (s->spool) {
 		struct spool_record rec = {
 			pd->platform->slug, pd->received_at,
@@ -232,6 +286,28 @@ static void delivery_done(struct pgw_delivery *wd)
 		fall_back(pd, "the event could not be made durable now; retry later");
 		break;
 	}
+}
+
+/* On the writer's loop: hands pd to the database writer, or to the fallback. */
+static void submit(struct pending *pd)
+{
+	struct http_server *w = pd->srv->writer;
+	if (w->closing) { /* the loops are gone: nobody can answer */
+		__atomic_fetch_sub(&inflight_total, 1, __ATOMIC_RELAXED);
+		pending_free(pd);
+		return;
+	}
+	if (!w->pgw) {
+		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "shutting_down",
+				"the server is stopping; retry later");
+		return;
+	}
+	int rc = pgw_submit(w->pgw, &pd->w);
+	if (rc == -2)
+		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "overloaded",
+				"too many deliveries in flight; retry later");
+	else if (rc == -1)
+		fall_back(pd, "the database is unavailable; retry later");
 }
 
 static void handle_webhook(struct http_server *s, struct evhttp_request *req,
@@ -293,20 +369,53 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->w.mapped = &pd->m;
 	pd->w.done = delivery_done;
 	pd->w.arg = pd;
-	int rc = pgw_submit(s->pgw, &pd->w);
-	if (rc == -2) {
-		metrics_delivery(idx, pd->m.event_type, OUT_UNAVAILABLE, ts_now_us() - now);
-		reply_error(s, req, 503, "overloaded",
-			    "too many deliveries in flight; retry later");
-		pending_free(pd);
-		return;
-	}
-	s->inflight++;
 	pd->req = req;
 	pd->evcon = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(pd->evcon, on_client_gone, pd);
-	if (rc == -1)
-		fall_back(pd, "the database is unavailable; retry later");
+	__atomic_fetch_add(&inflight_total, 1, __ATOMIC_RELAXED);
+	if (s->writer == s)
+		submit(pd);
+	else
+		relay_post(s->writer->handoff, &pd->node);
+}
+
+/* ---- what /readyz and /metrics show ---- */
+
+/* On the writer's loop: its database and spool now. */
+static void take_view(const struct http_server *w, struct view *v)
+{
+	memset(v, 0, sizeof *v);
+	pgw_get_stats(w->pgw, &v->db);
+	v->has_spool = w->spool != NULL;
+	if (w->spool)
+		spool_get_stats(w->spool, &v->sp);
+	v->ready = pgw_ready(w->pgw) || (w->spool && !spool_is_full(w->spool));
+}
+
+/* The writer's state as loop s may see it: live on the writer, else its last snapshot
+ * (at most SNAPSHOT_MS old). */
+static void view_of(struct http_server *s, struct view *v)
+{
+	struct http_server *w = s->writer;
+	if (w == s) {
+		take_view(s, v);
+		return;
+	}
+	pthread_mutex_lock(&w->snap.mu);
+	*v = w->snap.v;
+	pthread_mutex_unlock(&w->snap.mu);
+}
+
+static void on_snapshot(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_server *w = arg;
+	struct view v;
+	take_view(w, &v);
+	pthread_mutex_lock(&w->snap.mu);
+	w->snap.v = v;
+	pthread_mutex_unlock(&w->snap.mu);
 }
 
 /* ---- routing ---- */
@@ -361,28 +470,28 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	if (health) {
 		reply_text(s, req, 200, "{\"status\":\"ok\"}");
-	} else if (ready) {
+		return;
+	}
+	struct view v;
+	view_of(s, &v);
+	if (ready) {
 		if (s->stopping)
 			reply_error(s, req, 503, "shutting_down", "the server is stopping");
-		else if (!pgw_ready(s->pgw) && (!s->spool || spool_is_full(s->spool)))
+		else if (!v.ready)
 			reply_error(s, req, 503, "not_ready",
-				    s->spool ? "the database is unavailable and the spool is full"
-					     : "no database connection is ready");
+				    v.has_spool
+					    ? "the database is unavailable and the spool is full"
+					    : "no database connection is ready");
 		else
 			reply_text(s, req, 200, "{\"status\":\"ready\"}");
-	} else {
+	} else if (metrics) {
 		struct evbuffer *b = evbuffer_new();
-		struct pgw_stats st;
 		if (!b) {
 			evhttp_send_error(req, 503, NULL);
 			return;
 		}
-		struct spool_stats sst = {0};
-		pgw_get_stats(s->pgw, &st);
-		if (s->spool)
-			spool_get_stats(s->spool, &sst);
-		metrics_render(b, &st, s->spool ? &sst : NULL);
-		metrics_accept_pauses(b, s->accept_pauses);
+		metrics_render(b, &v.db, v.has_spool ? &v.sp : NULL);
+		metrics_accept_pauses(b, __atomic_load_n(&accept_pauses_total, __ATOMIC_RELAXED));
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "text/plain; version=0.0.4; charset=utf-8");
 		metrics_http(200);
@@ -399,8 +508,10 @@ struct http_server *http_new(struct event_base *base, const struct config *cfg, 
 		return NULL;
 	s->base = base;
 	s->cfg = cfg;
+	s->writer = s;
 	s->pgw = pgw;
 	s->spool = spool;
+	pthread_mutex_init(&s->snap.mu, NULL);
 	s->http = evhttp_new(base);
 	if (!s->http) {
 		free(s);
@@ -457,9 +568,34 @@ static int tls_setup(struct http_server *s, char *err, size_t errlen)
  * sets it; libevent 2.1's evhttp has no limit of its own). When accept() runs out of
  * descriptors, the listener would be woken again at once and spin: instead it pauses for
  * ACCEPT_PAUSE_MS, and new clients wait in the kernel's listen queue meanwhile. The error
- * callback gets evhttp's argument, not ours: hence the one server per process. */
+ * callback gets evhttp's argument, not ours: the server is found by its listener. */
 #define ACCEPT_PAUSE_MS 100
-static struct http_server *the_server;
+#define MAX_SERVERS     64
+static struct http_server *servers[MAX_SERVERS];
+static pthread_mutex_t servers_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void register_server(struct http_server *s, bool add)
+{
+	pthread_mutex_lock(&servers_mu);
+	for (int i = 0; i < MAX_SERVERS; i++)
+		if (add ? !servers[i] : servers[i] == s) {
+			servers[i] = add ? s : NULL;
+			break;
+		}
+	pthread_mutex_unlock(&servers_mu);
+}
+
+static struct http_server *server_of(struct evconnlistener *l)
+{
+	struct http_server *found = NULL;
+	pthread_mutex_lock(&servers_mu);
+	for (int i = 0; i < MAX_SERVERS && !found; i++)
+		if (servers[i] && servers[i]->sock &&
+		    evhttp_bound_socket_get_listener(servers[i]->sock) == l)
+			found = servers[i];
+	pthread_mutex_unlock(&servers_mu);
+	return found;
+}
 
 static void accept_resume(evutil_socket_t fd, short what, void *arg)
 {
@@ -474,7 +610,7 @@ static void accept_failed(struct evconnlistener *l, void *arg)
 {
 	(void)arg;
 	int e = EVUTIL_SOCKET_ERROR();
-	struct http_server *s = the_server;
+	struct http_server *s = server_of(l);
 	if (!s || (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)) {
 		log_warn("accept failed", "error", evutil_socket_error_to_string(e));
 		return;
@@ -482,18 +618,46 @@ static void accept_failed(struct evconnlistener *l, void *arg)
 	evconnlistener_disable(l);
 	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
 	evtimer_add(s->accept_pause, &tv);
-	if (s->accept_pauses++ == 0) /* then only counted, in /metrics */
+	if (__atomic_fetch_add(&accept_pauses_total, 1, __ATOMIC_RELAXED) == 0) /* then counted */
 		log_warn("out of file descriptors: new connections wait until some close "
 			 "(CALLBRIDGE_MAX_CONNECTIONS)",
 			 "error", evutil_socket_error_to_string(e));
+}
+
+/* A listener on the port that the other loops' listeners share (SO_REUSEPORT: the
+ * kernel spreads new connections over them). */
+static struct evhttp_bound_socket *bind_shared(struct http_server *s)
+{
+	struct evutil_addrinfo hints = {0}, *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof port, "%d", s->cfg->port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+	if (evutil_getaddrinfo(s->cfg->listen, port, &hints, &ai) != 0 || !ai)
+		return NULL;
+	struct evconnlistener *l =
+		evconnlistener_new_bind(s->base, NULL, NULL,
+					LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+						LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE,
+					128, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (!l)
+		return NULL;
+	struct evhttp_bound_socket *b = evhttp_bind_listener(s->http, l);
+	if (!b)
+		evconnlistener_free(l);
+	return b;
 }
 
 int http_listen(struct http_server *s, char *err, size_t errlen)
 {
 	if (tls_setup(s, err, errlen) < 0)
 		return -1;
-	s->sock =
-		evhttp_bind_socket_with_handle(s->http, s->cfg->listen, (ev_uint16_t)s->cfg->port);
+	s->sock = s->cfg->workers > 1 ? bind_shared(s)
+				      : evhttp_bind_socket_with_handle(s->http, s->cfg->listen,
+								       (ev_uint16_t)s->cfg->port);
 	if (!s->sock) {
 		snprintf(err, errlen, "cannot listen on %s:%d", s->cfg->listen, s->cfg->port);
 		return -1;
@@ -503,7 +667,7 @@ int http_listen(struct http_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	the_server = s;
+	register_server(s, true);
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->sock), accept_failed);
 	return 0;
 }
@@ -512,15 +676,85 @@ void http_stop(struct http_server *s)
 {
 	if (s->accept_pause)
 		evtimer_del(s->accept_pause);
+	pthread_mutex_lock(&servers_mu); /* server_of() may look at sock from another loop */
 	if (s->sock)
 		evhttp_del_accept_socket(s->http, s->sock);
 	s->sock = NULL;
+	pthread_mutex_unlock(&servers_mu);
 	s->stopping = true;
 }
 
 int http_inflight(const struct http_server *s)
 {
-	return s->inflight;
+	(void)s;
+	return __atomic_load_n(&inflight_total, __ATOMIC_RELAXED);
+}
+
+/* ---- receivers (CALLBRIDGE_WORKERS > 1) ---- */
+
+static void on_handoff(struct relay_node *n, void *arg)
+{
+	(void)arg;
+	submit((struct pending *)n);
+}
+
+static void on_answer(struct relay_node *n, void *arg)
+{
+	struct http_server *s = arg;
+	if (n == &s->stop_node)
+		http_stop(s);
+	else if (n == &s->exit_node)
+		event_base_loopexit(s->base, NULL);
+	else
+		answer((struct pending *)n);
+}
+
+int http_enable_handoff(struct http_server *w)
+{
+	struct timeval tv = {0, SNAPSHOT_MS * 1000};
+	w->handoff = relay_new(w->base, on_handoff, w);
+	w->snap_timer = event_new(w->base, -1, EV_PERSIST, on_snapshot, w);
+	if (!w->handoff || !w->snap_timer || event_add(w->snap_timer, &tv) < 0)
+		return -1;
+	on_snapshot(-1, 0, w);
+	return 0;
+}
+
+struct http_server *http_new_receiver(struct event_base *base, struct http_server *writer)
+{
+	struct http_server *s = http_new(base, writer->cfg, NULL, NULL);
+	if (!s)
+		return NULL;
+	s->writer = writer;
+	s->answers = relay_new(base, on_answer, s);
+	if (!s->answers)
+		http_free(&s);
+	return s;
+}
+
+void http_post_stop(struct http_server *r)
+{
+	if (!r->stop_posted)
+		relay_post(r->answers, &r->stop_node);
+	r->stop_posted = true;
+}
+
+void http_post_exit(struct http_server *r)
+{
+	http_post_stop(r);
+	relay_post(r->answers, &r->exit_node);
+}
+
+void http_detach(struct http_server *w)
+{
+	if (w->snap_timer) {
+		event_free(w->snap_timer);
+		w->snap_timer = NULL;
+	}
+	w->pgw = NULL;
+	w->spool = NULL;
+	if (w->handoff)
+		relay_run(w->handoff);
 }
 
 void http_free(struct http_server **sp)
@@ -528,12 +762,20 @@ void http_free(struct http_server **sp)
 	struct http_server *s = *sp;
 	if (!s)
 		return;
+	if (s->handoff) {
+		s->closing = true;
+		relay_run(s->handoff);
+		relay_free(&s->handoff);
+	}
+	if (s->snap_timer)
+		event_free(s->snap_timer);
 	evhttp_free(s->http);
+	relay_free(&s->answers);
 	if (s->accept_pause)
 		event_free(s->accept_pause);
-	if (the_server == s)
-		the_server = NULL;
+	register_server(s, false);
 	SSL_CTX_free(s->tls);
+	pthread_mutex_destroy(&s->snap.mu);
 	free(s);
 	*sp = NULL;
 }

@@ -4,6 +4,7 @@
 #include "drain.h"
 #include "export.h"
 #include "spool.h"
+#include "worker.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
@@ -56,6 +57,7 @@ struct server {
 	struct pgw *pgw;
 	struct spool *spool;
 	struct drain *drainer;
+	struct workers *workers; /* NULL: one loop */
 	struct event *sigint, *sigterm, *drain;
 	int64_t stop_deadline_ms;
 	int shutdown_timeout_s;
@@ -123,6 +125,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_notice("stopping: no new connections; finishing deliveries in flight", "signal",
 		   sig == SIGTERM ? "TERM" : "INT");
 	http_stop(sv->http);
+	workers_stop(sv->workers);
 	struct timeval now, tick = {0, 20000};
 	event_base_gettimeofday_cached(sv->base, &now);
 	sv->stop_deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000 +
@@ -194,13 +197,7 @@ static int serve(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	limit_connections(cfg->max_connections);
 	sv.shutdown_timeout_s = cfg->shutdown_timeout_seconds;
-	/* The changelist folds the many add/del of one loop pass into one epoll_ctl each. */
-	struct event_config *ec = event_config_new();
-	if (ec)
-		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	sv.base = ec ? event_base_new_with_config(ec) : NULL;
-	if (ec)
-		event_config_free(ec);
+	sv.base = worker_new_base();
 	if (!sv.base)
 		return die("%s", "cannot create the event loop");
 	struct pgw_options opt = {
@@ -233,6 +230,17 @@ static int serve(const struct config *cfg)
 		die("%s", err);
 		goto done;
 	}
+	if (cfg->workers > 1) {
+		if (http_enable_handoff(sv.http) < 0) {
+			die("%s", "out of memory at start-up");
+			goto done;
+		}
+		sv.workers = workers_start(sv.http, cfg->workers - 1, err, sizeof err);
+		if (!sv.workers) {
+			die("%s", err);
+			goto done;
+		}
+	}
 	sv.sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
 	if (!sv.sigint || !sv.sigterm || event_add(sv.sigint, NULL) ||
@@ -240,10 +248,12 @@ static int serve(const struct config *cfg)
 		die("%s", "cannot install signal handlers");
 		goto done;
 	}
-	char port[16];
+	char port[16], loops[16];
 	snprintf(port, sizeof port, "%d", cfg->port);
+	snprintf(loops, sizeof loops, "%d", cfg->workers);
 	log_notice("listening", "address", cfg->listen, "port", port, "tls",
-		   cfg->tls_cert_file ? "on" : "off", "version", CALLBRIDGE_VERSION);
+		   cfg->tls_cert_file ? "on" : "off", "workers", loops, "version",
+		   CALLBRIDGE_VERSION);
 	event_base_dispatch(sv.base);
 	log_notice("stopped");
 	rc = 0;
@@ -252,6 +262,9 @@ done:
 	pgw_free(&sv.pgw);
 	drain_free(&sv.drainer);
 	spool_close(&sv.spool); /* its last callbacks finish deliveries: before http_free */
+	if (sv.http)
+		http_detach(sv.http);
+	workers_free(&sv.workers);
 	http_free(&sv.http);
 	if (sv.sigint)
 		event_free(sv.sigint);

@@ -4,6 +4,7 @@
 #include "platform.h"
 #include "spool.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ static const double bucket_le[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 static uint64_t deliveries[MAX_PLATFORMS][OUT_COUNT];
 static uint64_t latency_buckets[NBUCKETS + 1]; /* last: +Inf */
 static uint64_t latency_count;
-static double latency_sum;
+static uint64_t latency_sum_us;
 static uint64_t http_by_class[6];
 
 /* 401 answers by the answer's error code; the label is the part after the '_'. */
@@ -38,24 +39,38 @@ static struct {
 	uint64_t n[OUT_COUNT];
 } types[MAX_TYPES + 1]; /* the last one is "other" */
 static int ntypes;
+static pthread_mutex_t types_mu = PTHREAD_MUTEX_INITIALIZER; /* guards adding a type */
+
+/* Counters are bumped from every event loop (CALLBRIDGE_WORKERS) and read by any. */
+#define BUMP(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
+#define READ(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static int find_type(int platform, const char *event_type, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (types[i].platform == platform && strcmp(types[i].name, event_type) == 0)
+			return i;
+	return -1;
+}
 
 static void count_type(int platform, const char *event_type, enum metrics_outcome outcome)
 {
-	int i;
-	for (i = 0; i < ntypes; i++)
-		if (types[i].platform == platform && strcmp(types[i].name, event_type) == 0)
-			break;
-	if (i == ntypes) {
-		if (ntypes == MAX_TYPES || strlen(event_type) >= sizeof types[0].name) {
+	int i = find_type(platform, event_type, __atomic_load_n(&ntypes, __ATOMIC_ACQUIRE));
+	if (i < 0) {
+		pthread_mutex_lock(&types_mu);
+		i = find_type(platform, event_type, ntypes);
+		if (i < 0 && (ntypes == MAX_TYPES || strlen(event_type) >= sizeof types[0].name)) {
 			i = MAX_TYPES;
 			types[i].platform = -1;
-		} else {
+		} else if (i < 0) {
+			i = ntypes;
 			types[i].platform = platform;
 			snprintf(types[i].name, sizeof types[i].name, "%s", event_type);
-			ntypes++;
+			__atomic_store_n(&ntypes, ntypes + 1, __ATOMIC_RELEASE);
 		}
+		pthread_mutex_unlock(&types_mu);
 	}
-	types[i].n[outcome]++;
+	BUMP(types[i].n[outcome], 1);
 }
 
 void metrics_delivery(int platform, const char *event_type, enum metrics_outcome outcome,
@@ -63,23 +78,23 @@ void metrics_delivery(int platform, const char *event_type, enum metrics_outcome
 {
 	if (platform < 0 || platform >= MAX_PLATFORMS)
 		return;
-	deliveries[platform][outcome]++;
+	BUMP(deliveries[platform][outcome], 1);
 	if (event_type)
 		count_type(platform, event_type, outcome);
 	double s = (double)latency_us / 1e6;
 	int b = 0;
 	while (b < NBUCKETS && s > bucket_le[b])
 		b++;
-	latency_buckets[b]++;
-	latency_count++;
-	latency_sum += s;
+	BUMP(latency_buckets[b], 1);
+	BUMP(latency_count, 1);
+	BUMP(latency_sum_us, (uint64_t)(latency_us > 0 ? latency_us : 0));
 }
 
 void metrics_http(int status)
 {
 	int cls = status / 100;
 	if (cls >= 1 && cls <= 5)
-		http_by_class[cls]++;
+		BUMP(http_by_class[cls], 1);
 }
 
 void metrics_signature_failure(int platform, const char *code)
@@ -91,7 +106,7 @@ void metrics_signature_failure(int platform, const char *code)
 		i++;
 	if (strcmp(sig_codes[i], code) != 0)
 		i = 1; /* an unknown code counts as invalid */
-	sig_failures[platform][i]++;
+	BUMP(sig_failures[platform][i], 1);
 }
 
 /* A label value, quoted and escaped as the text format wants. */
@@ -121,7 +136,7 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 				"callbridge_deliveries_total{platform=\"%s\",outcome=\"%s\"} "
 				"%llu\n",
 				platforms[p].slug, outcome_names[o],
-				(unsigned long long)deliveries[p][o]);
+				(unsigned long long)READ(deliveries[p][o]));
 
 	evbuffer_add_printf(out, "# HELP callbridge_signature_failures_total Deliveries refused "
 				 "401, by platform and reason.\n"
@@ -135,16 +150,18 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 					    "callbridge_signature_failures_total{platform=\"%s\","
 					    "reason=\"%s\"} %llu\n",
 					    platforms[p].slug, reason,
-					    (unsigned long long)sig_failures[p][i]);
+					    (unsigned long long)READ(sig_failures[p][i]));
 		}
 
 	evbuffer_add_printf(out, "# HELP callbridge_events_total Deliveries by platform, event "
 				 "type and outcome.\n# TYPE callbridge_events_total counter\n");
+	int known = __atomic_load_n(&ntypes, __ATOMIC_ACQUIRE);
 	for (int i = 0; i <= MAX_TYPES; i++) {
-		if (i == ntypes && i < MAX_TYPES)
+		if (i == known && i < MAX_TYPES)
 			i = MAX_TYPES;
 		for (int o = 0; o < OUT_COUNT; o++) {
-			if (!types[i].n[o])
+			uint64_t n = READ(types[i].n[o]);
+			if (!n)
 				continue;
 			evbuffer_add_printf(
 				out, "callbridge_events_total{platform=\"%s\",event_type=",
@@ -152,7 +169,7 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 						       : "other");
 			label_value(out, i == MAX_TYPES ? "other" : types[i].name);
 			evbuffer_add_printf(out, ",outcome=\"%s\"} %llu\n", outcome_names[o],
-					    (unsigned long long)types[i].n[o]);
+					    (unsigned long long)n);
 		}
 	}
 
@@ -161,23 +178,23 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		     "arrival to its answer.\n# TYPE callbridge_delivery_seconds histogram\n");
 	uint64_t cum = 0;
 	for (int b = 0; b < NBUCKETS; b++) {
-		cum += latency_buckets[b];
+		cum += READ(latency_buckets[b]);
 		evbuffer_add_printf(out, "callbridge_delivery_seconds_bucket{le=\"%g\"} %llu\n",
 				    bucket_le[b], (unsigned long long)cum);
 	}
-	cum += latency_buckets[NBUCKETS];
+	cum += READ(latency_buckets[NBUCKETS]);
 	evbuffer_add_printf(out,
 			    "callbridge_delivery_seconds_bucket{le=\"+Inf\"} %llu\n"
 			    "callbridge_delivery_seconds_sum %.6f\n"
 			    "callbridge_delivery_seconds_count %llu\n",
-			    (unsigned long long)cum, latency_sum,
-			    (unsigned long long)latency_count);
+			    (unsigned long long)cum, (double)READ(latency_sum_us) / 1e6,
+			    (unsigned long long)READ(latency_count));
 
 	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
 				 "class.\n# TYPE callbridge_http_responses_total counter\n");
 	for (int c = 1; c <= 5; c++)
 		evbuffer_add_printf(out, "callbridge_http_responses_total{class=\"%dxx\"} %llu\n",
-				    c, (unsigned long long)http_by_class[c]);
+				    c, (unsigned long long)READ(http_by_class[c]));
 
 	evbuffer_add_printf(
 		out,

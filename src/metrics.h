@@ -1,5 +1,5 @@
 /* metrics — counters and a latency histogram, rendered in Prometheus text format for
- * GET /metrics. Updated only from the event loop thread; no locks. */
+ * GET /metrics. Safe from any thread: counters are atomic. */
 #ifndef CALLBRIDGE_METRICS_H
 #define CALLBRIDGE_METRICS_H
 

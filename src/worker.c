@@ -1,0 +1,105 @@
+/* worker — receiving loops on threads of their own (see worker.h). */
+#include "worker.h"
+#include "http.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+struct worker {
+	pthread_t thread;
+	struct event_base *base;
+	struct http_server *http;
+	int started;
+};
+
+struct workers {
+	int n;
+	struct worker w[];
+};
+
+struct event_base *worker_new_base(void)
+{
+	/* The changelist folds the many add/del of one loop pass into one epoll_ctl each. */
+	struct event_config *ec = event_config_new();
+	if (ec)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	struct event_base *base = ec ? event_base_new_with_config(ec) : NULL;
+	if (ec)
+		event_config_free(ec);
+	return base;
+}
+
+static void *run(void *arg)
+{
+	struct worker *k = arg;
+	event_base_dispatch(k->base);
+	return NULL;
+}
+
+struct workers *workers_start(struct http_server *writer, int n, char *err, size_t errlen)
+{
+	struct workers *ws = calloc(1, sizeof *ws + (size_t)n * sizeof ws->w[0]);
+	if (!ws) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ws->n = n;
+	/* Signals are the writer's: the receivers' threads block them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < n; i++) {
+		struct worker *k = &ws->w[i];
+		k->base = worker_new_base();
+		k->http = k->base ? http_new_receiver(k->base, writer) : NULL;
+		if (!k->http) {
+			snprintf(err, errlen, "out of memory at start-up");
+			break;
+		}
+		if (http_listen(k->http, err, errlen) < 0)
+			break;
+		if (pthread_create(&k->thread, NULL, run, k) != 0) {
+			snprintf(err, errlen, "cannot start a worker thread");
+			break;
+		}
+		k->started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (int i = 0; i < n; i++)
+		if (!ws->w[i].started) {
+			workers_free(&ws);
+			return NULL;
+		}
+	return ws;
+}
+
+void workers_stop(struct workers *ws)
+{
+	for (int i = 0; ws && i < ws->n; i++)
+		if (ws->w[i].started)
+			http_post_stop(ws->w[i].http);
+}
+
+void workers_free(struct workers **wsp)
+{
+	struct workers *ws = *wsp;
+	if (!ws)
+		return;
+	for (int i = 0; i < ws->n; i++) {
+		struct worker *k = &ws->w[i];
+		if (k->started) {
+			http_post_exit(k->http);
+			pthread_join(k->thread, NULL);
+		}
+		http_free(&k->http);
+		if (k->base)
+			event_base_free(k->base);
+	}
+	free(ws);
+	*wsp = NULL;
+}
