@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@ struct spool {
 
 	int efd;
 	struct event *ev;
+	int lock_fd; /* <dir>/lock, flock'd: one daemon per spool */
 };
 
 /* ---- CRC-32C ---- */
@@ -586,6 +588,7 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 	}
 	s->fd = -1;
 	s->efd = -1;
+	s->lock_fd = -1;
 	s->max_bytes = max_bytes;
 	s->dir = strdup(dir);
 	pthread_mutex_init(&s->mu, NULL);
@@ -593,6 +596,18 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 	if (!s->dir || mkdir_parents(s->dir) < 0) {
 		snprintf(err, errlen, "CALLBRIDGE_SPOOL_DIR: cannot create %s: %s", dir,
 			 strerror(errno));
+		goto fail;
+	}
+	/* Two daemons appending to and draining one spool would corrupt it: the second to
+	 * start refuses (with CALLBRIDGE_WORKERS > 1 the port alone would not stop it). */
+	char lock_path[4096];
+	snprintf(lock_path, sizeof lock_path, "%s/lock", s->dir);
+	s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "CALLBRIDGE_SPOOL_DIR: %s %s", dir,
+			 s->lock_fd >= 0 && errno == EWOULDBLOCK
+				 ? "is in use by another callbridge process"
+				 : "cannot be locked");
 		goto fail;
 	}
 	int n = 0;
@@ -662,6 +677,8 @@ void spool_close(struct spool **sp)
 		event_free(s->ev);
 	if (s->efd >= 0)
 		close(s->efd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->dir);
