@@ -125,7 +125,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_notice("stopping: no new connections; finishing deliveries in flight", "signal",
 		   sig == SIGTERM ? "TERM" : "INT");
 	http_stop(sv->http);
-	workers_stop(sv->workers);
+	worker_stop(sv->workers);
 	struct timeval now, tick = {0, 20000};
 	event_base_gettimeofday_cached(sv->base, &now);
 	sv->stop_deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000 +
@@ -235,7 +235,7 @@ static int serve(const struct config *cfg)
 			die("%s", "out of memory at start-up");
 			goto done;
 		}
-		sv.workers = workers_start(sv.http, cfg->workers - 1, err, sizeof err);
+		sv.workers = worker_start(sv.http, cfg->workers - 1, err, sizeof err);
 		if (!sv.workers) {
 			die("%s", err);
 			goto done;
@@ -264,7 +264,7 @@ done:
 	spool_close(&sv.spool); /* its last callbacks finish deliveries: before http_free */
 	if (sv.http)
 		http_detach(sv.http);
-	workers_free(&sv.workers);
+	worker_free(&sv.workers);
 	http_free(&sv.http);
 	if (sv.sigint)
 		event_free(sv.sigint);

@@ -41,7 +41,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct workers *workers_start(struct http_server *writer, int n, char *err, size_t errlen)
+struct workers *worker_start(struct http_server *writer, int n, char *err, size_t errlen)
 {
 	struct workers *ws = calloc(1, sizeof *ws + (size_t)n * sizeof ws->w[0]);
 	if (!ws) {
@@ -72,20 +72,20 @@ struct workers *workers_start(struct http_server *writer, int n, char *err, size
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (int i = 0; i < n; i++)
 		if (!ws->w[i].started) {
-			workers_free(&ws);
+			worker_free(&ws);
 			return NULL;
 		}
 	return ws;
 }
 
-void workers_stop(struct workers *ws)
+void worker_stop(struct workers *ws)
 {
 	for (int i = 0; ws && i < ws->n; i++)
 		if (ws->w[i].started)
 			http_post_stop(ws->w[i].http);
 }
 
-void workers_free(struct workers **wsp)
+void worker_free(struct workers **wsp)
 {
 	struct workers *ws = *wsp;
 	if (!ws)

@@ -14,12 +14,12 @@ struct workers;
 struct event_base *worker_new_base(void);
 
 /* Starts n receivers for writer. Returns NULL with err filled when one cannot listen. */
-struct workers *workers_start(struct http_server *writer, int n, char *err, size_t errlen);
+struct workers *worker_start(struct http_server *writer, int n, char *err, size_t errlen);
 
 /* From the writer's loop: every receiver stops accepting. */
-void workers_stop(struct workers *ws);
+void worker_stop(struct workers *ws);
 
 /* Stops the receivers, lets them answer what the writer sent back, joins and frees them. */
-void workers_free(struct workers **ws);
+void worker_free(struct workers **ws);
 
 #endif
