@@ -207,11 +207,16 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		"# HELP callbridge_batched_deliveries_total Deliveries in committed "
 		"batches.\n# TYPE callbridge_batched_deliveries_total counter\n"
 		"callbridge_batched_deliveries_total %llu\n"
+		"# HELP callbridge_batches_row_by_row_total Committed batches written with "
+		"statements per delivery instead of per batch.\n"
+		"# TYPE callbridge_batches_row_by_row_total counter\n"
+		"callbridge_batches_row_by_row_total %llu\n"
 		"# HELP callbridge_database_reconnects_total Lost or failed database "
 		"connections.\n# TYPE callbridge_database_reconnects_total counter\n"
 		"callbridge_database_reconnects_total %llu\n",
 		db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
-		(unsigned long long)db->batched, (unsigned long long)db->reconnects);
+		(unsigned long long)db->batched, (unsigned long long)db->row_by_row,
+		(unsigned long long)db->reconnects);
 	evbuffer_add_printf(out, "# HELP callbridge_batch_size Deliveries per committed batch.\n"
 				 "# TYPE callbridge_batch_size histogram\n");
 	uint64_t bcum = 0;

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,17 @@
 
 /* ---- statements ---- */
 
-enum stmt { ST_EVENT, ST_REPLAY, ST_TRANSCRIPT, ST_ROW0 /* + enum row_table */ };
-#define NSTMTS (ST_ROW0 + TBL_COUNT)
+/* ST_EVENT and ST_ROW0 + table write one delivery's row per execution; ST_EVENTS and
+ * ST_ROWS0 + table write a whole batch's rows, passed as arrays (see send_rows). */
+enum stmt {
+	ST_EVENT,
+	ST_REPLAY,
+	ST_TRANSCRIPT,
+	ST_EVENTS,
+	ST_ROW0,                       /* + enum row_table */
+	ST_ROWS0 = ST_ROW0 + TBL_COUNT /* + enum row_table */
+};
+#define NSTMTS (ST_ROWS0 + TBL_COUNT)
 
 static const char event_sql[] =
 	"INSERT INTO callbridge.webhook_events AS t"
@@ -24,6 +34,22 @@ static const char event_sql[] =
 	" SET delivery_count = t.delivery_count + $9::integer,"
 	"     last_received_at = EXCLUDED.last_received_at"
 	" RETURNING id, t.xmax = 0, status"; /* xmax = 0: inserted, not updated */
+
+/* The same for a batch: one array per column (binary text[]), one element per delivery.
+ * The batch holds no (platform, dedupe_key) twice and no delivery counted already. */
+static const char events_sql[] =
+	"INSERT INTO callbridge.webhook_events AS t"
+	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
+	"  last_received_at)"
+	" SELECT v.p, v.k, v.ty, v.o::timestamptz, v.r::timestamptz, v.body::jsonb, v.s, v.e,"
+	"        v.r::timestamptz"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	"             $7::text[], $8::text[]) AS v(p, k, ty, o, r, body, s, e)"
+	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
+	" SET delivery_count = t.delivery_count + 1,"
+	"     last_received_at = EXCLUDED.last_received_at"
+	" RETURNING platform, dedupe_key, id, t.xmax = 0, status";
+#define EVENTS_NPARAMS 8
 
 static const char replay_sql[] =
 	"UPDATE callbridge.webhook_events"
@@ -43,6 +69,7 @@ static const char *const type_casts[] = {
 struct sbuf {
 	char *p;
 	size_t len, cap;
+	bool oom;
 };
 
 static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -61,24 +88,124 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 		}
 		size_t cap = (b->cap + (size_t)n + 1) * 2;
 		char *p = realloc(b->p, cap);
-		if (!p)
+		if (!p) {
+			b->oom = true;
 			return;
+		}
 		b->p = p;
 		b->cap = cap;
 	}
 }
 
+static void sb_put(struct sbuf *b, const void *src, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n + 4096;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* ---- array parameters: one-dimensional text[] in PostgreSQL's binary format (that of
+ * array_send): ndim, flags, element type, then length and lower bound of the dimension,
+ * then each element as a 32-bit length (-1: NULL) and its bytes. No quoting, no
+ * parsing of the elements on either side. */
+
+#define TEXT_OID   25
+#define ARR_HEADER 20
+
+static void arr_begin(struct sbuf *b)
+{
+	static const char header[ARR_HEADER];
+	b->len = 0;
+	b->oom = false;
+	sb_put(b, header, sizeof header);
+}
+
+static void arr_add(struct sbuf *b, const char *s)
+{
+	unsigned char len[4];
+	size_t n = s ? strlen(s) : 0;
+	put_be32(len, s ? (uint32_t)n : UINT32_MAX);
+	sb_put(b, len, sizeof len);
+	if (s)
+		sb_put(b, s, n);
+}
+
+static void arr_end(struct sbuf *b, int n)
+{
+	if (b->oom)
+		return;
+	unsigned char *h = (unsigned char *)b->p;
+	put_be32(h, 1);            /* one dimension */
+	put_be32(h + 4, 0);        /* flags (NULLs are told by their length) */
+	put_be32(h + 8, TEXT_OID); /* element type */
+	put_be32(h + 12, (uint32_t)n);
+	put_be32(h + 16, 1); /* lower bound */
+}
+
+/* Lets go of a buffer grown by an unusually large batch, so that memory stays bounded by
+ * the usual batch rather than by the largest one ever seen. */
+static void arr_trim(struct sbuf *b)
+{
+	if (b->cap > (1u << 20)) {
+		free(b->p);
+		*b = (struct sbuf){0};
+	}
+}
+
 /* Builds the merge upsert of one table from its spec. Parameters: $1 platform, $2 event
- * time, then the spec's columns. A NULL column never overwrites; an event newer than the
- * row's time column wins, an older one only fills NULLs; jsonb objects merge by key. */
-static char *upsert_sql(const struct row_spec *s)
+ * time, then the spec's columns; with many, each parameter is a text[] holding that
+ * column of every row, the rows' keys all distinct. A NULL column never overwrites; an
+ * event newer than the row's time column wins, an older one only fills NULLs; jsonb
+ * objects merge by key. */
+static char *upsert_sql(const struct row_spec *s, bool many)
 {
 	struct sbuf b = {0};
-	const char *newer = NULL;
 	sb_add(&b, "INSERT INTO %s AS t (platform, %s", s->table, s->time_col);
 	for (int i = 0; i < s->ncols; i++)
 		sb_add(&b, ", %s", s->cols[i]);
-	if (s->via_call) {
+	if (many) {
+		/* A call is looked up by a subquery per row, never planned as a join: a
+		 * generic plan made while calls was small would scan it whole. */
+		sb_add(&b, ") SELECT v.p, v.w::timestamptz");
+		for (int i = 0; i < s->ncols; i++)
+			if (i == 0 && s->via_call)
+				sb_add(&b, ", v.call_id");
+			else
+				sb_add(&b, ", v.c%d::%s", i, type_casts[s->types[i]]);
+		sb_add(&b, " FROM ");
+		if (s->via_call)
+			sb_add(&b,
+			       "(SELECT u.*, (SELECT c.id FROM callbridge.calls c WHERE c.platform "
+			       "= u.p AND c.external_id = u.c0) AS call_id FROM ");
+		sb_add(&b, "unnest($1::text[], $2::text[]");
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", $%d::text[]", i + 3);
+		sb_add(&b, ") AS %s(p, w", s->via_call ? "u" : "v");
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", c%d", i);
+		sb_add(&b, ")");
+		if (s->via_call) /* OFFSET 0: the subquery stays one, run once per row */
+			sb_add(&b, " OFFSET 0) AS v WHERE v.call_id IS NOT NULL");
+	} else if (s->via_call) {
 		sb_add(&b, ") SELECT $1::text, $2::timestamptz, c.id");
 		for (int i = 1; i < s->ncols; i++)
 			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
@@ -92,10 +219,9 @@ static char *upsert_sql(const struct row_spec *s)
 		sb_add(&b, ")");
 	}
 	sb_add(&b, " ON CONFLICT (%s) DO UPDATE SET ", s->conflict);
-	char cond[160];
-	snprintf(cond, sizeof cond, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
+	char newer[160];
+	snprintf(newer, sizeof newer, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
 		 s->time_col, s->time_col);
-	newer = cond;
 	for (int i = s->nkeys; i < s->ncols; i++) {
 		const char *c = s->cols[i];
 		if (s->types[i] == COL_JSONB)
@@ -126,8 +252,11 @@ static int stmts_init(void)
 	stmt_sql[ST_EVENT] = strdup(event_sql);
 	stmt_sql[ST_REPLAY] = strdup(replay_sql);
 	stmt_sql[ST_TRANSCRIPT] = strdup(transcript_sql);
-	for (int t = 0; t < TBL_COUNT; t++)
-		stmt_sql[ST_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t));
+	stmt_sql[ST_EVENTS] = strdup(events_sql);
+	for (int t = 0; t < TBL_COUNT; t++) {
+		stmt_sql[ST_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t), false);
+		stmt_sql[ST_ROWS0 + t] = upsert_sql(rows_spec((enum row_table)t), true);
+	}
 	for (int i = 0; i < NSTMTS; i++)
 		if (!stmt_sql[i])
 			return -1;
@@ -138,7 +267,8 @@ static int stmts_init(void)
 
 enum conn_state { CS_DOWN, CS_CONNECTING, CS_IDLE, CS_BUSY };
 enum phase { PH_PREPARE, PH_EVENTS, PH_ROWS, PH_ROLLBACK };
-enum role { R_PREPARE, R_BEGIN, R_EVENT, R_ROW, R_COMMIT, R_ROLLBACK, R_SYNC };
+/* R_EVENT and R_ROW belong to one delivery, R_EVENTS and R_ROWS to the whole batch. */
+enum role { R_PREPARE, R_BEGIN, R_EVENT, R_EVENTS, R_ROW, R_ROWS, R_COMMIT, R_ROLLBACK, R_SYNC };
 
 /* One expected answer in the pipeline, in send order. */
 struct item {
@@ -159,8 +289,16 @@ struct conn {
 
 	struct pgw_delivery **batch;
 	int nbatch;
+	bool many;   /* this batch is written with the array statements */
+	int matched; /* deliveries named by the answer of ST_EVENTS */
 	struct item *items;
 	int nitems, cursor, cap;
+
+	/* Scratch for the array statements, kept from batch to batch. */
+	struct sbuf arr[ROW_MAXCOLS + 2];
+	const char *(*keys)[3]; /* batch_max * ROWS_MAX keys */
+	int *slots;             /* hash set over keys; nslots is a power of two */
+	int nslots;
 
 	int err_item; /* first failed item, or -1 */
 	char err_state[6];
@@ -244,6 +382,7 @@ static void reset_items(struct conn *c)
 {
 	c->nitems = 0;
 	c->cursor = 0;
+	c->matched = 0;
 	c->err_item = -1;
 	c->err_state[0] = '\0';
 	c->err_msg[0] = '\0';
@@ -302,6 +441,112 @@ static const char *status_text(const struct pgw_delivery *d)
 	return d->db_failed ? "failed" : names[d->mapped->status];
 }
 
+/* True when no two of the first n entries of c->keys (each up to three strings, a NULL
+ * ending it early) are equal. */
+static bool keys_distinct(struct conn *c, int n)
+{
+	int mask = c->nslots - 1;
+	memset(c->slots, 0xff, (size_t)c->nslots * sizeof *c->slots);
+	for (int i = 0; i < n; i++) {
+		const char *const *k = c->keys[i];
+		uint32_t h = 2166136261u; /* FNV-1a */
+		for (int p = 0; p < 3 && k[p]; p++) {
+			for (const unsigned char *q = (const unsigned char *)k[p]; *q; q++)
+				h = (h ^ *q) * 16777619u;
+			h = (h ^ 0xffu) * 16777619u;
+		}
+		int at = (int)(h & (uint32_t)mask);
+		for (; c->slots[at] >= 0; at = (at + 1) & mask) {
+			const char *const *o = c->keys[c->slots[at]];
+			int p = 0;
+			while (p < 3 && k[p] && o[p] && !strcmp(k[p], o[p]))
+				p++;
+			if (p == 3 || (!k[p] && !o[p]))
+				return false;
+		}
+		c->slots[at] = i;
+	}
+	return true;
+}
+
+/* Sends a prepared statement whose n parameters are the arrays c->arr[0..n-1]. */
+static bool send_arrays(struct conn *c, enum stmt st, int n, enum role role)
+{
+	const char *vals[ROW_MAXCOLS + 2] = {0};
+	int lens[ROW_MAXCOLS + 2] = {0}, fmts[ROW_MAXCOLS + 2] = {0};
+	for (int i = 0; i < n; i++) {
+		if (c->arr[i].oom)
+			return false;
+		vals[i] = c->arr[i].p;
+		lens[i] = (int)c->arr[i].len;
+		fmts[i] = 1;
+	}
+	bool ok = PQsendQueryPrepared(c->pg, stmt_names[st], n, vals, lens, fmts, 0) &&
+		  add_item(c, role, -1);
+	for (int i = 0; i < n; i++)
+		arr_trim(&c->arr[i]);
+	return ok;
+}
+
+/* A batch is written with the array statements (a few statements per batch rather than
+ * a few per delivery) unless one of its deliveries needs a statement of its own: a
+ * replay, one that may be stored already (its count must not grow), one whose batch an
+ * array statement failed (so that the error is pinned on the delivery causing it), or
+ * a second delivery of the same event (an upsert cannot touch one row twice). */
+static bool batch_many(struct conn *c)
+{
+	for (int i = 0; i < c->nbatch; i++) {
+		const struct pgw_delivery *d = c->batch[i];
+		if (d->replay_id > 0 || d->maybe_stored || d->row_by_row)
+			return false;
+		c->keys[i][0] = d->platform;
+		c->keys[i][1] = d->dedupe_key;
+		c->keys[i][2] = NULL;
+	}
+	return keys_distinct(c, c->nbatch);
+}
+
+static bool send_event(struct conn *c, int i)
+{
+	const struct pgw_delivery *d = c->batch[i];
+	const struct mapped *m = d->mapped;
+	const char *error = d->db_failed ? d->detail : m->error;
+	bool ok;
+	if (d->replay_id > 0) {
+		char id[24];
+		snprintf(id, sizeof id, "%lld", d->replay_id);
+		const char *rv[6] = {
+			id, d->platform, m->event_type, m->occurred_at, status_text(d), error};
+		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL, 0);
+	} else {
+		const char *vals[9] = {d->platform,    d->dedupe_key,  m->event_type,
+				       m->occurred_at, d->received_at, d->payload,
+				       status_text(d), error,          d->maybe_stored ? "0" : "1"};
+		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 9, vals, NULL, NULL, 0);
+	}
+	return ok && add_item(c, R_EVENT, i);
+}
+
+static bool send_events(struct conn *c)
+{
+	for (int k = 0; k < EVENTS_NPARAMS; k++)
+		arr_begin(&c->arr[k]);
+	for (int i = 0; i < c->nbatch; i++) {
+		const struct pgw_delivery *d = c->batch[i];
+		const struct mapped *m = d->mapped;
+		const char *vals[EVENTS_NPARAMS] = {
+			d->platform,    d->dedupe_key,
+			m->event_type,  m->occurred_at,
+			d->received_at, d->payload,
+			status_text(d), d->db_failed ? d->detail : m->error};
+		for (int k = 0; k < EVENTS_NPARAMS; k++)
+			arr_add(&c->arr[k], vals[k]);
+	}
+	for (int k = 0; k < EVENTS_NPARAMS; k++)
+		arr_end(&c->arr[k], c->nbatch);
+	return send_arrays(c, ST_EVENTS, EVENTS_NPARAMS, R_EVENTS);
+}
+
 static void start_batch(struct conn *c)
 {
 	struct pgw *w = c->w;
@@ -318,29 +563,13 @@ static void start_batch(struct conn *c)
 	c->nbatch = n;
 	c->state = CS_BUSY;
 	c->phase = PH_EVENTS;
+	c->many = batch_many(c);
 	reset_items(c);
 	bool ok = send_simple(c, "BEGIN", R_BEGIN);
-	for (int i = 0; ok && i < n; i++) {
-		struct pgw_delivery *d = c->batch[i];
-		const struct mapped *m = d->mapped;
-		const char *error = d->db_failed ? d->detail : m->error;
-		const char *vals[9] = {d->platform,    d->dedupe_key,  m->event_type,
-				       m->occurred_at, d->received_at, d->payload,
-				       status_text(d), error,          d->maybe_stored ? "0" : "1"};
-		char id[24];
-		if (d->replay_id > 0) {
-			snprintf(id, sizeof id, "%lld", d->replay_id);
-			const char *rv[6] = {
-				id,   d->platform, m->event_type, m->occurred_at, status_text(d),
-				error};
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL,
-						 0);
-		} else {
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 9, vals, NULL, NULL,
-						 0);
-		}
-		ok = ok && add_item(c, R_EVENT, i);
-	}
+	if (c->many)
+		ok = ok && send_events(c);
+	for (int i = 0; ok && !c->many && i < n; i++)
+		ok = send_event(c, i);
 	ok = ok && send_sync(c);
 	if (!ok) {
 		conn_lost(c, PQerrorMessage(c->pg));
@@ -350,31 +579,99 @@ static void start_batch(struct conn *c)
 	conn_flush(c);
 }
 
+/* Whether d's mapped rows are written in this batch. */
+static bool writes_rows(const struct pgw_delivery *d)
+{
+	return d->fresh && !d->db_failed && d->mapped->status == MAP_MAPPED;
+}
+
+static const char *event_time(const struct pgw_delivery *d)
+{
+	return d->mapped->occurred_at ? d->mapped->occurred_at : d->received_at;
+}
+
+static bool send_row(struct conn *c, int i, const struct row *row)
+{
+	const struct pgw_delivery *d = c->batch[i];
+	const struct row_spec *s = rows_spec(row->table);
+	const char *vals[ROW_MAXCOLS + 2];
+	vals[0] = d->platform;
+	vals[1] = event_time(d);
+	memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
+	return PQsendQueryPrepared(c->pg, stmt_names[ST_ROW0 + row->table], s->ncols + 2, vals,
+				   NULL, NULL, 0) &&
+	       add_item(c, R_ROW, i);
+}
+
+/* Steps (*i, *r) to the batch's next row of table t to be written; false past the end.
+ * Start with *i = 0, *r = -1. */
+static bool next_row(const struct conn *c, enum row_table t, int *i, int *r)
+{
+	for (; *i < c->nbatch; (*i)++, *r = -1) {
+		const struct pgw_delivery *d = c->batch[*i];
+		if (!writes_rows(d))
+			continue;
+		while (++*r < d->mapped->nrows)
+			if (d->mapped->rows[*r].table == t)
+				return true;
+	}
+	return false;
+}
+
+/* Writes the batch's rows of table t: with one array statement when their keys are all
+ * distinct, else one statement per row, in batch order. */
+static bool send_table(struct conn *c, enum row_table t)
+{
+	const struct row_spec *s = rows_spec(t);
+	int n = 0;
+	for (int i = 0, r = -1; next_row(c, t, &i, &r); n++) {
+		const struct row *row = &c->batch[i]->mapped->rows[r];
+		c->keys[n][0] = c->batch[i]->platform;
+		c->keys[n][1] = row->v[0];
+		c->keys[n][2] = s->nkeys > 1 ? row->v[1] : NULL;
+	}
+	if (n == 0)
+		return true;
+	if (!keys_distinct(c, n)) {
+		bool ok = true;
+		for (int i = 0, r = -1; ok && next_row(c, t, &i, &r);)
+			ok = send_row(c, i, &c->batch[i]->mapped->rows[r]);
+		return ok;
+	}
+	int nparams = s->ncols + 2;
+	for (int k = 0; k < nparams; k++)
+		arr_begin(&c->arr[k]);
+	for (int i = 0, r = -1; next_row(c, t, &i, &r);) {
+		const struct pgw_delivery *d = c->batch[i];
+		const struct row *row = &d->mapped->rows[r];
+		arr_add(&c->arr[0], d->platform);
+		arr_add(&c->arr[1], event_time(d));
+		for (int k = 0; k < s->ncols; k++)
+			arr_add(&c->arr[k + 2], row->v[k]);
+	}
+	for (int k = 0; k < nparams; k++)
+		arr_end(&c->arr[k], n);
+	return send_arrays(c, (enum stmt)(ST_ROWS0 + t), nparams, R_ROWS);
+}
+
 static void send_rows(struct conn *c)
 {
 	c->phase = PH_ROWS;
 	reset_items(c);
 	bool ok = true;
+	for (int t = 0; ok && c->many && t < TBL_COUNT; t++)
+		ok = send_table(c, (enum row_table)t);
 	for (int i = 0; ok && i < c->nbatch; i++) {
-		struct pgw_delivery *d = c->batch[i];
-		const struct mapped *m = d->mapped;
-		if (!d->fresh || d->db_failed || m->status != MAP_MAPPED)
+		const struct pgw_delivery *d = c->batch[i];
+		if (!writes_rows(d))
 			continue;
-		const char *when = m->occurred_at ? m->occurred_at : d->received_at;
-		for (int r = 0; ok && r < m->nrows; r++) {
-			const struct row *row = &m->rows[r];
-			const struct row_spec *s = rows_spec(row->table);
-			const char *vals[ROW_MAXCOLS + 2];
-			vals[0] = d->platform;
-			vals[1] = when;
-			memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_ROW0 + row->table],
-						 s->ncols + 2, vals, NULL, NULL, 0) &&
-			     add_item(c, R_ROW, i);
-		}
+		const struct mapped *m = d->mapped;
+		for (int r = 0; ok && !c->many && r < m->nrows; r++)
+			ok = send_row(c, i, &m->rows[r]);
 		const struct transcript *t = &m->transcript;
 		if (ok && t->call_external_id && t->json) {
-			const char *vals[4] = {d->platform, t->call_external_id, when, t->json};
+			const char *vals[4] = {d->platform, t->call_external_id, event_time(d),
+					       t->json};
 			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL,
 						 NULL, 0) &&
 			     add_item(c, R_ROW, i);
@@ -409,6 +706,19 @@ static void retry_or_give_up(struct conn *c)
 	requeue_batch(c);
 }
 
+/* An array statement failed on some delivery's data, or its answer did not name every
+ * delivery: the batch is tried again with statements of its own per delivery, which
+ * pin an error on the one delivery causing it. Its deliveries keep that mode. */
+static void retry_row_by_row(struct conn *c)
+{
+	log_info("batch refused as a whole; retrying it delivery by delivery", "sqlstate",
+		 c->err_state, "error", c->err_msg);
+	for (int i = 0; i < c->nbatch; i++)
+		if (c->batch[i])
+			c->batch[i]->row_by_row = true;
+	requeue_batch(c);
+}
+
 static void segment_done(struct conn *c)
 {
 	struct pgw *w = c->w;
@@ -428,12 +738,21 @@ static void segment_done(struct conn *c)
 		break;
 	case PH_EVENTS:
 		evtimer_del(c->timer);
+		if (!bad && c->many && c->matched != c->nbatch) {
+			snprintf(c->err_msg, sizeof c->err_msg, "%d of %d deliveries answered",
+				 c->matched, c->nbatch);
+			retry_row_by_row(c);
+			start_rollback(c);
+			return;
+		}
 		if (!bad) {
 			arm_timer(c, w->opt.batch_timeout_s * 1000);
 			send_rows(c);
 			return;
 		}
-		if (bad->role == R_EVENT && data_error(c->err_state)) {
+		if (bad->role == R_EVENTS && data_error(c->err_state)) {
+			retry_row_by_row(c);
+		} else if (bad->role == R_EVENT && data_error(c->err_state)) {
 			struct pgw_delivery *d = c->batch[bad->d];
 			c->batch[bad->d] = NULL;
 			snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
@@ -452,6 +771,7 @@ static void segment_done(struct conn *c)
 		if (!bad) {
 			w->stats.batches++;
 			w->stats.batched += (uint64_t)c->nbatch;
+			w->stats.row_by_row += !c->many;
 			int b = 0;
 			while (b < PGW_BATCH_BUCKETS && c->nbatch > (1 << b))
 				b++;
@@ -463,7 +783,9 @@ static void segment_done(struct conn *c)
 			c->state = CS_IDLE;
 			break;
 		}
-		if (bad->role == R_ROW && data_error(c->err_state)) {
+		if (bad->role == R_ROWS && data_error(c->err_state)) {
+			retry_row_by_row(c);
+		} else if (bad->role == R_ROW && data_error(c->err_state)) {
 			struct pgw_delivery *d = c->batch[bad->d];
 			d->db_failed = true;
 			snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
@@ -483,6 +805,30 @@ static void segment_done(struct conn *c)
 	pgw_kick(w);
 }
 
+/* Reads id, inserted (true) or updated, and status from row j of r, from column col on. */
+static void read_event(struct pgw_delivery *d, const PGresult *r, int j, int col)
+{
+	const char *s = PQgetvalue(r, j, col + 2);
+	d->event_id = strtoll(PQgetvalue(r, j, col), NULL, 10);
+	d->fresh = PQgetvalue(r, j, col + 1)[0] == 't';
+	d->stored_status = !strcmp(s, "mapped")     ? MAP_MAPPED
+			   : !strcmp(s, "unmapped") ? MAP_UNMAPPED
+						    : MAP_FAILED;
+}
+
+/* The delivery of the batch with this event key; PostgreSQL answers in the order sent,
+ * so it is looked for at position hint first. */
+static struct pgw_delivery *batch_find(const struct conn *c, const char *platform, const char *key,
+				       int hint)
+{
+	for (int k = 0; k < c->nbatch; k++) {
+		struct pgw_delivery *d = c->batch[(hint + k) % c->nbatch];
+		if (!strcmp(d->dedupe_key, key) && !strcmp(d->platform, platform))
+			return d;
+	}
+	return NULL;
+}
+
 static void take_result(struct conn *c, const struct item *it, PGresult *r)
 {
 	ExecStatusType st = PQresultStatus(r);
@@ -494,14 +840,17 @@ static void take_result(struct conn *c, const struct item *it, PGresult *r)
 		snprintf(c->err_msg, sizeof c->err_msg, "%s", msg ? msg : PQresultErrorMessage(r));
 		return;
 	}
-	if (it->role == R_EVENT && st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		struct pgw_delivery *d = c->batch[it->d];
-		const char *s = PQgetvalue(r, 0, 2);
-		d->event_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		d->fresh = PQgetvalue(r, 0, 1)[0] == 't';
-		d->stored_status = !strcmp(s, "mapped")     ? MAP_MAPPED
-				   : !strcmp(s, "unmapped") ? MAP_UNMAPPED
-							    : MAP_FAILED;
+	if (it->role == R_EVENT && st == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		read_event(c->batch[it->d], r, 0, 0);
+	if (it->role == R_EVENTS && st == PGRES_TUPLES_OK) {
+		for (int j = 0; j < PQntuples(r); j++) {
+			struct pgw_delivery *d =
+				batch_find(c, PQgetvalue(r, j, 0), PQgetvalue(r, j, 1), j);
+			if (d) {
+				read_event(d, r, j, 2);
+				c->matched++;
+			}
+		}
 	}
 }
 
@@ -641,7 +990,7 @@ static void conn_connect(struct conn *c)
 	const char *vals[] = {"callbridge", w->conninfo, NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		conn_lost(c, PQerrorMessage(c->pg));
 		return;
 	}
 	c->state = CS_CONNECTING;
@@ -705,7 +1054,7 @@ int pgw_submit(struct pgw *w, struct pgw_delivery *d)
 	if (w->inflight >= w->opt.max_inflight)
 		return -2;
 	d->next = NULL;
-	d->fresh = d->db_failed = d->commit_unknown = false;
+	d->fresh = d->db_failed = d->commit_unknown = d->row_by_row = false;
 	d->attempts = 0;
 	d->detail[0] = '\0';
 	if (w->tail)
@@ -736,7 +1085,13 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
 		c->err_item = -1;
 		c->batch = calloc((size_t)opt->batch_max, sizeof *c->batch);
 		c->timer = evtimer_new(base, on_timer, c);
-		if (!c->batch || !c->timer)
+		int nkeys = opt->batch_max * ROWS_MAX;
+		c->nslots = 1;
+		while (c->nslots < 2 * nkeys)
+			c->nslots *= 2;
+		c->keys = calloc((size_t)nkeys, sizeof *c->keys);
+		c->slots = calloc((size_t)c->nslots, sizeof *c->slots);
+		if (!c->batch || !c->timer || !c->keys || !c->slots)
 			goto fail;
 		conn_connect(c);
 	}
@@ -769,6 +1124,10 @@ void pgw_free(struct pgw **wp)
 		}
 		free(c->batch);
 		free(c->items);
+		free(c->keys);
+		free(c->slots);
+		for (int k = 0; k < ROW_MAXCOLS + 2; k++)
+			free(c->arr[k].p);
 	}
 	fail_queue(w);
 	free(w->conns);

@@ -9,12 +9,20 @@
  * Each connection is a non-blocking libpq connection in pipeline mode whose socket is
  * watched by libevent. Deliveries queue while a batch is in flight; an idle connection
  * takes up to batch_max of them and runs two pipelined round trips in one transaction:
- *   1. BEGIN; one INSERT .. ON CONFLICT per delivery into webhook_events; sync.
- *      Each answer says whether the delivery is new or a duplicate.
- *   2. The mapped-row upserts of the new, mapped deliveries; COMMIT; sync.
+ *   1. BEGIN; one INSERT .. ON CONFLICT into webhook_events for the whole batch; sync.
+ *      Its answer says, for each delivery, whether it is new or a duplicate.
+ *   2. The mapped-row upserts of the new, mapped deliveries, one per table; the
+ *      transcripts, one per call; COMMIT; sync.
+ * These batch statements take each column as one binary text[] and unnest them, so
+ * PostgreSQL starts one statement per table and batch rather than per row. A batch is
+ * written "row by row" instead, one statement per delivery and row, when it holds a
+ * replay, a delivery that may be stored already, the same event twice, or a delivery
+ * whose batch a batch statement failed; and one table's rows are, when two of them
+ * share a key (an upsert cannot touch one row twice).
  * A duplicate writes only its delivery_count, never its rows again. A replayed event
  * (replay_id set) updates its stored row's status instead, and its rows are written.
- * Errors: a data error (SQLSTATE class 22, 23 or 54) is pinned on the one delivery whose
+ * Errors: a data error (SQLSTATE class 22, 23 or 54) in a batch statement sends the
+ * batch back to be written row by row; there it is pinned on the one delivery whose
  * statement failed: a delivery whose rows PostgreSQL refuses is stored raw with status
  * 'failed' and the batch is retried; one whose raw event is refused is answered REJECTED
  * and the rest retried. Other errors retry the batch up to three times, then report
@@ -72,7 +80,8 @@ struct pgw_delivery {
 	/* Private to pgw. */
 	struct pgw_delivery *next;
 	bool fresh;
-	bool db_failed; /* rows refused: store the raw event as 'failed' */
+	bool db_failed;  /* rows refused: store the raw event as 'failed' */
+	bool row_by_row; /* an array statement failed in its batch: no more of them */
 	int attempts;
 };
 
@@ -88,10 +97,11 @@ struct pgw_options {
 #define PGW_BATCH_BUCKETS 11 /* batch size histogram: <=1, <=2, ... <=1024, more */
 
 struct pgw_stats {
-	bool up;          /* at least one connection ready */
-	int inflight;     /* submitted, done() not yet called */
-	uint64_t batches; /* committed batches */
-	uint64_t batched; /* deliveries in committed batches */
+	bool up;             /* at least one connection ready */
+	int inflight;        /* submitted, done() not yet called */
+	uint64_t batches;    /* committed batches */
+	uint64_t batched;    /* deliveries in committed batches */
+	uint64_t row_by_row; /* committed batches written with statements per delivery */
 	uint64_t reconnects;
 	uint64_t batch_hist[PGW_BATCH_BUCKETS + 1];
 };
