@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -289,8 +290,9 @@ struct conn {
 
 	struct pgw_delivery **batch;
 	int nbatch;
-	bool many;   /* this batch is written with the array statements */
-	int matched; /* deliveries named by the answer of ST_EVENTS */
+	int64_t started_ms; /* when this batch was sent */
+	bool many;          /* this batch is written with the array statements */
+	int matched;        /* deliveries named by the answer of ST_EVENTS */
 	struct item *items;
 	int nitems, cursor, cap;
 
@@ -312,10 +314,18 @@ struct pgw {
 	struct conn *conns;
 	struct pgw_delivery *head, *tail;
 	int inflight;
+	struct event *kick; /* starts a batch once the one in flight is late */
 	struct pgw_stats stats;
 };
 
 static void conn_connect(struct conn *c);
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 static void conn_lost(struct conn *c, const char *why);
 static void pgw_kick(struct pgw *w);
 
@@ -561,6 +571,7 @@ static void start_batch(struct conn *c)
 	if (!w->head)
 		w->tail = NULL;
 	c->nbatch = n;
+	c->started_ms = now_ms();
 	c->state = CS_BUSY;
 	c->phase = PH_EVENTS;
 	c->many = batch_many(c);
@@ -1040,11 +1051,49 @@ static void conn_lost(struct conn *c, const char *why)
 	arm_timer(c, c->backoff_ms);
 }
 
+/* One batch is written at a time: deliveries arriving meanwhile make the next batch
+ * larger, and PostgreSQL's cost per delivery falls with the batch's size (two batches
+ * in flight at once halve them; measured in BENCHMARKS.md). Another connection takes the
+ * next batch only when every batch in flight has taken longer than this — it waits for
+ * a lock or a slow disk — so that one stuck batch does not hold up the rest. */
+#define OVERTAKE_MS 50
+
+/* Milliseconds until another batch may start: 0 when it may now. */
+static int64_t wait_to_start(const struct pgw *w)
+{
+	int64_t now = now_ms(), wait = 0;
+	for (int i = 0; i < w->opt.connections; i++) {
+		const struct conn *c = &w->conns[i];
+		if (c->state != CS_BUSY || c->nbatch == 0)
+			continue;
+		int64_t left = c->started_ms + OVERTAKE_MS - now;
+		if (left > wait)
+			wait = left;
+	}
+	return wait;
+}
+
 static void pgw_kick(struct pgw *w)
 {
-	for (int i = 0; w->head && i < w->opt.connections; i++)
-		if (w->conns[i].state == CS_IDLE)
-			start_batch(&w->conns[i]);
+	for (int i = 0; w->head && i < w->opt.connections; i++) {
+		if (w->conns[i].state != CS_IDLE)
+			continue;
+		int64_t wait = wait_to_start(w);
+		if (wait > 0) {
+			struct timeval tv = {0, (suseconds_t)(wait * 1000)};
+			if (!evtimer_pending(w->kick, NULL))
+				evtimer_add(w->kick, &tv);
+			return;
+		}
+		start_batch(&w->conns[i]);
+	}
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pgw_kick(arg);
 }
 
 int pgw_submit(struct pgw *w, struct pgw_delivery *d)
@@ -1076,7 +1125,8 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
 	w->opt = *opt;
 	w->conninfo = strdup(conninfo);
 	w->conns = calloc((size_t)opt->connections, sizeof *w->conns);
-	if (!w->conninfo || !w->conns)
+	w->kick = evtimer_new(base, on_kick, w);
+	if (!w->conninfo || !w->conns || !w->kick)
 		goto fail;
 	for (int i = 0; i < opt->connections; i++) {
 		struct conn *c = &w->conns[i];
@@ -1130,6 +1180,8 @@ void pgw_free(struct pgw **wp)
 			free(c->arr[k].p);
 	}
 	fail_queue(w);
+	if (w->kick)
+		event_free(w->kick);
 	free(w->conns);
 	free(w->conninfo);
 	free(w);

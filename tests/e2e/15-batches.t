@@ -104,4 +104,27 @@ gated after
 is "$(answers after)" "200x3 " "after a fallback: answered 200"
 is "$(metric callbridge_batches_row_by_row_total)" 2 "after a fallback: array statements again"
 
+# 5. With two connections (the default), a batch stuck behind a row lock does not hold
+#    up the next: after 50 ms another connection takes it.
+daemon_stop
+daemon_start
+wait_ready || fail "daemon ready (two connections)"
+simz call_completed.json held >"$TMP/held.json"
+post simz "$TMP/held.json"
+(PGAPPNAME=holder psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM callbridge.calls WHERE external_id = 'held' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1) &
+holder=$!
+waits '[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\''holder'\'' AND query LIKE '\''%pg_sleep%'\'' AND wait_event = '\''PgSleep'\''")" = 1 ]'
+simz call_audit_completed.json held >"$TMP/held_audit.json"
+curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/held_audit.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/held_code" &
+held_post=$!
+waits '[ "$(sql "SELECT count(*) FROM pg_locks WHERE NOT granted")" -gt 0 ]' || fail "the audit waits for the locked call"
+simz call_completed.json free >"$TMP/free.json"
+post simz "$TMP/free.json" --max-time 5
+is "$CODE $(json_field status)" "200 stored" "a delivery behind a stuck batch: stored meanwhile"
+kill -0 "$held_post" 2>/dev/null && pass "the stuck one still waits" || fail "the stuck one still waits"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
+wait "$held_post" "$holder" 2>/dev/null
+is "$(cat "$TMP/held_code")" 200 "the stuck one: stored once the lock goes"
+is "$(sql "SELECT count(*) FROM callbridge.call_audits a JOIN callbridge.calls c ON c.id = a.call_id WHERE c.external_id = 'held'")" 1 "the stuck one: its audit written"
+
 done_testing
