@@ -62,7 +62,7 @@ struct relay *relay_new(struct event_base *base, void (*cb)(struct relay_node *n
 	return r;
 }
 
-int relay_post(struct relay *r, struct relay_node *n)
+void relay_post(struct relay *r, struct relay_node *n)
 {
 	uint64_t one = 1;
 	pthread_mutex_lock(&r->mu);
@@ -77,7 +77,6 @@ int relay_post(struct relay *r, struct relay_node *n)
 	 * and the next wake-up delivers it. */
 	if (write(r->efd, &one, sizeof one) < 0 && errno != EAGAIN)
 		log_error("relay: eventfd write failed", "error", strerror(errno));
-	return 0;
 }
 
 void relay_free(struct relay **rp)

@@ -17,8 +17,8 @@ struct relay_node {
 struct relay *relay_new(struct event_base *base, void (*cb)(struct relay_node *n, void *arg),
 			void *arg);
 
-/* From any thread. n must not be posted again before cb has had it. Returns 0. */
-int relay_post(struct relay *r, struct relay_node *n);
+/* From any thread. n must not be posted again before cb has had it. */
+void relay_post(struct relay *r, struct relay_node *n);
 
 /* On the owning thread: runs cb for what is queued now (also when the loop has stopped). */
 void relay_run(struct relay *r);

@@ -1,16 +1,17 @@
 /* spool — durable local fallback (see spool.h DESIGN). */
 #include "spool.h"
 #include "log.h"
+#include "relay.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ static const char magic[4] = {'C', 'B', 'S', '1'};
  * unlink_seq set, the deletion of a drained segment. */
 struct job {
 	struct job *next;
+	struct relay_node done_node; /* a batch's first job: the batch, back to the loop */
 	void (*done)(void *arg, bool ok);
 	void *arg;
 	bool ok;
@@ -43,8 +45,7 @@ struct spool {
 	bool thread_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct job *q_head, *q_tail;       /* for the thread */
-	struct job *done_head, *done_tail; /* for the loop */
+	struct job *q_head, *q_tail; /* for the thread */
 	bool stop, seal_req;
 	int fd;              /* segment being written, -1 when sealed */
 	uint64_t active_seq; /* its number (0: none) */
@@ -52,9 +53,8 @@ struct spool {
 	uint64_t active_size;
 	uint64_t fsyncs;
 
-	int efd;
-	struct event *ev;
-	int lock_fd; /* <dir>/lock, flock'd: one daemon per spool */
+	struct relay *done; /* finished batches, to the loop */
+	int lock_fd;        /* <dir>/lock, flock'd: one daemon per spool */
 };
 
 /* ---- CRC-32C ---- */
@@ -403,34 +403,19 @@ static void *writer_main(void *arg)
 		bool synced = write_batch(s, batch);
 		pthread_mutex_lock(&s->mu);
 		s->fsyncs += synced;
-		struct job *last = batch;
-		while (last->next)
-			last = last->next;
-		if (s->done_tail)
-			s->done_tail->next = batch;
-		else
-			s->done_head = batch;
-		s->done_tail = last;
-		uint64_t one = 1;
-		if (write(s->efd, &one, sizeof one) < 0)
-			log_error("spool: cannot wake the loop", "error", strerror(errno));
+		relay_post(s->done, &batch->done_node);
 	}
 	close_segment_locked(s);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
-/* Loop side: reports finished jobs. */
-static void on_done(evutil_socket_t fd, short what, void *arg)
+/* Loop side: reports a finished batch's jobs. */
+static void on_done(struct relay_node *n, void *arg)
 {
-	(void)what;
 	struct spool *s = arg;
-	uint64_t n;
-	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
-		log_error("spool: eventfd read failed", "error", strerror(errno));
+	struct job *j = (struct job *)((char *)n - offsetof(struct job, done_node));
 	pthread_mutex_lock(&s->mu);
-	struct job *j = s->done_head;
-	s->done_head = s->done_tail = NULL;
 	s->st.fsyncs = s->fsyncs;
 	pthread_mutex_unlock(&s->mu);
 	while (j) {
@@ -587,7 +572,6 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 		return NULL;
 	}
 	s->fd = -1;
-	s->efd = -1;
 	s->lock_fd = -1;
 	s->max_bytes = max_bytes;
 	s->dir = strdup(dir);
@@ -635,9 +619,8 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 	free(seqs);
 	if (s->next_seq == 0)
 		s->next_seq = 1;
-	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->ev = s->efd >= 0 ? event_new(base, s->efd, EV_READ | EV_PERSIST, on_done, s) : NULL;
-	if (!s->ev || event_add(s->ev, NULL) < 0) {
+	s->done = relay_new(base, on_done, s);
+	if (!s->done) {
 		snprintf(err, errlen, "spool: cannot set up its event");
 		goto fail;
 	}
@@ -671,12 +654,9 @@ void spool_close(struct spool **sp)
 	}
 	/* Report what the thread finished after the loop stopped (deliveries spooled at a
 	 * shutdown timeout), so that their owners can let go of them. */
-	if (s->efd >= 0)
-		on_done(s->efd, 0, s);
-	if (s->ev)
-		event_free(s->ev);
-	if (s->efd >= 0)
-		close(s->efd);
+	if (s->done)
+		relay_run(s->done);
+	relay_free(&s->done);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	pthread_mutex_destroy(&s->mu);

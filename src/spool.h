@@ -7,8 +7,8 @@
  * of its segment, directory fsync'd when the segment was created); a crash at any moment
  * loses no reported record. Appends are grouped: a writer thread takes every record queued
  * since its last fdatasync and syncs them together, so the event loop never blocks on disk
- * (it only copies the record into the queue). Completions come back to the loop through an
- * eventfd.
+ * (it only copies the record into the queue). Each synced batch comes back to the loop
+ * through a relay (src/relay.c).
  *
  * Format: segment files <dir>/spool-<16 hex digits>.log, appended in order. A record is a
  * 16-byte header (magic "CBS1", payload length, CRC-32C of the payload, flags; integers
