@@ -45,8 +45,8 @@ static const struct cfg_entry table[] = {
 	{"CALLBRIDGE_BATCH_MAX", CFG_INT, F(batch_max), "256", 1, 10000, NULL,
 	 "most deliveries committed in one transaction (group commit)"},
 	{"CALLBRIDGE_DB_CONNECTIONS", CFG_INT, F(db_connections), "2", 1, 64, NULL,
-	 "PostgreSQL connections; one batch is written at a time, another connection takes "
-	 "the next when that one is slower than 50 ms (a lock, a slow disk)"},
+	 "PostgreSQL connections; while a batch is in flight, another starts once as many "
+	 "deliveries wait, or when it is slower than 50 ms (a lock, a slow disk)"},
 	{"CALLBRIDGE_MAX_INFLIGHT", CFG_INT, F(max_inflight), "4096", 1, 1000000, NULL,
 	 "deliveries waiting for the database at once; past it, 503 at once"},
 	{"CALLBRIDGE_RETRY_AFTER_SECONDS", CFG_INT, F(retry_after_seconds), "5", 1, 3600, NULL,

@@ -1051,26 +1051,31 @@ static void conn_lost(struct conn *c, const char *why)
 	arm_timer(c, c->backoff_ms);
 }
 
-/* One batch is written at a time: deliveries arriving meanwhile make the next batch
- * larger, and PostgreSQL's cost per delivery falls with the batch's size (two batches
- * in flight at once halve them; measured in BENCHMARKS.md). Another connection takes the
- * next batch only when every batch in flight has taken longer than this — it waits for
- * a lock or a slow disk — so that one stuck batch does not hold up the rest. */
+/* Batches are kept large: PostgreSQL's cost per delivery falls with a batch's size, and
+ * an idle connection taking whatever is queued the moment it is free splits the stream
+ * into small batches (measured in BENCHMARKS.md). So while a batch is in flight, another
+ * starts only once as many deliveries wait as that batch holds (two batches of the same
+ * size then overlap), or when every batch in flight has taken longer than OVERTAKE_MS —
+ * it waits for a lock or a slow disk — so that one stuck batch does not hold up the rest. */
 #define OVERTAKE_MS 50
 
 /* Milliseconds until another batch may start: 0 when it may now. */
 static int64_t wait_to_start(const struct pgw *w)
 {
 	int64_t now = now_ms(), wait = 0;
+	int writing = 0, smallest = w->opt.batch_max;
 	for (int i = 0; i < w->opt.connections; i++) {
 		const struct conn *c = &w->conns[i];
 		if (c->state != CS_BUSY || c->nbatch == 0)
 			continue;
+		writing += c->nbatch;
+		if (c->nbatch < smallest)
+			smallest = c->nbatch;
 		int64_t left = c->started_ms + OVERTAKE_MS - now;
 		if (left > wait)
 			wait = left;
 	}
-	return wait;
+	return w->inflight - writing >= smallest ? 0 : wait;
 }
 
 static void pgw_kick(struct pgw *w)
