@@ -319,6 +319,8 @@ struct pgw {
 };
 
 static void conn_connect(struct conn *c);
+static void conn_lost(struct conn *c, const char *why);
+static void pgw_kick(struct pgw *w);
 
 static int64_t now_ms(void)
 {
@@ -326,8 +328,6 @@ static int64_t now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-static void conn_lost(struct conn *c, const char *why);
-static void pgw_kick(struct pgw *w);
 
 static bool conn_ready(const struct conn *c)
 {
@@ -455,8 +455,11 @@ static const char *status_text(const struct pgw_delivery *d)
  * ending it early) are equal. */
 static bool keys_distinct(struct conn *c, int n)
 {
-	int mask = c->nslots - 1;
-	memset(c->slots, 0xff, (size_t)c->nslots * sizeof *c->slots);
+	int size = 16; /* a power of two, at least twice n: at most half full */
+	while (size < 2 * n && size < c->nslots)
+		size *= 2;
+	int mask = size - 1;
+	memset(c->slots, 0xff, (size_t)size * sizeof *c->slots);
 	for (int i = 0; i < n; i++) {
 		const char *const *k = c->keys[i];
 		uint32_t h = 2166136261u; /* FNV-1a */
@@ -1001,7 +1004,7 @@ static void conn_connect(struct conn *c)
 	const char *vals[] = {"callbridge", w->conninfo, NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		conn_lost(c, PQerrorMessage(c->pg));
+		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
 	}
 	c->state = CS_CONNECTING;
