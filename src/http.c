@@ -684,9 +684,8 @@ void http_stop(struct http_server *s)
 	s->stopping = true;
 }
 
-int http_inflight(const struct http_server *s)
+int http_inflight(void)
 {
-	(void)s;
 	return __atomic_load_n(&inflight_total, __ATOMIC_RELAXED);
 }
 

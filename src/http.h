@@ -26,7 +26,7 @@ int http_listen(struct http_server *s, char *err, size_t errlen)
 void http_stop(struct http_server *s);
 
 /* Deliveries handed to the writer and not answered yet, over every loop. */
-int http_inflight(const struct http_server *s);
+int http_inflight(void);
 
 /* CALLBRIDGE_WORKERS > 1: receivers are servers on other threads' loops that share the
  * port (SO_REUSEPORT), verify, parse and map on their own loop, and hand each delivery

@@ -102,7 +102,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 	/* An answer is only queued when inflight drops; the socket write happens in a later
 	 * pass of the loop. Leave after a second quiet tick so the last answers are sent. */
-	if (http_inflight(sv->http) == 0) {
+	if (http_inflight() == 0) {
 		if (++sv->quiet_ticks >= 2)
 			event_base_loopexit(sv->base, NULL);
 	} else if (now_ms >= sv->stop_deadline_ms) {

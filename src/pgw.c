@@ -238,6 +238,10 @@ static char *upsert_sql(const struct row_spec *s, bool many)
 			       c, newer, c, c, c, c);
 	}
 	sb_add(&b, "%s = GREATEST(t.%s, EXCLUDED.%s)", s->time_col, s->time_col, s->time_col);
+	if (b.oom) { /* a statement cut short must not be prepared */
+		free(b.p);
+		return NULL;
+	}
 	return b.p;
 }
 
