@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${*:-intake verify ts transcript}
+targets=${*:-intake verify ts transcript http}
 out=build-fuzz
 mkdir -p "$out"
 
@@ -28,13 +28,18 @@ src="src/intake.c src/platform.c src/verify.c src/config.c src/log.c src/field.c
      src/ts.c src/transcript.c $(ls src/map_*.c | tr '\n' ' ')"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Isrc"
 libs="$(pkg-config --cflags --libs json-c openssl) -lm"
+# fuzz_http runs the real server: the event loop, evhttp, and a database writer too.
+http_src="$src src/http.c src/conn.c src/wire.c src/metrics.c src/pgw.c src/relay.c src/spool.c"
+http_libs="$(pkg-config --cflags --libs libevent libevent_openssl json-c libpq openssl) -lpthread -lm"
 
 status=0
 for t in $targets; do
 	dir=$out/$t
 	mkdir -p "$dir/corpus"
+	t_src=$src t_libs=$libs args=
+	if [ "$t" = http ]; then t_src=$http_src t_libs=$http_libs; fi
 	# shellcheck disable=SC2086
-	clang $flags -o "$dir/fuzz_$t" "fuzz/fuzz_$t.c" $src $libs
+	clang $flags -o "$dir/fuzz_$t" "fuzz/fuzz_$t.c" $t_src $t_libs
 	case $t in
 	intake)
 		i=0
@@ -55,10 +60,49 @@ for t in $targets; do
 	transcript)
 		cp tests/fixtures/replicer/*.json "$dir/corpus/" 2>/dev/null || true
 		printf 'Agent: hi\n  more\nJohn: 10:30 ok\n\r\nNarrator:\n' >"$dir/corpus/seed" ;;
+	http)
+		# The first byte is where the rest is cut in two writes (0: all in the second).
+		# shellcheck disable=SC2059 # the request is the format: its escapes are the point
+		seed() { printf "$2" >"$dir/corpus/$1"; }
+		h='Host: a\r\n'
+		seed get '\200GET /healthz HTTP/1.1\r\n'"$h"'\r\n'
+		seed absolute '\200GET http://a:8080/healthz?x#y HTTP/1.1\r\n'"$h"'\r\n'
+		seed pipeline '\100GET /readyz HTTP/1.1\r\n'"$h"'\r\nHEAD /metrics HTTP/1.1\r\n'"$h"'\r\nDELETE /x HTTP/1.1\r\n'"$h"'Content-Length: 3\r\n\r\nabcGET /metrics HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n'"$h"'\r\n'
+		seed keepalive '\060GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nOPTIONS * HTTP/1.1\r\n'"$h"'Connection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n'
+		seed webhook '\020POST /webhooks/simz HTTP/1.1\r\n'"$h"'Expect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{"type":"x"}\n'
+		seed chunked '\040POST /webhooks/allo HTTP/1.1\r\n'"$h"'Transfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /healthz HTTP/1.9\r\n'"$h"'\r\n'
+		seed smuggle '\300POST / HTTP/1.1\r\n'"$h"'Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n'"$h"'\r\n'
+		seed get-body '\177GET / HTTP/1.1\r\n'"$h"'Content-Length: 32\r\n\r\nGET /admin HTTP/1.1\r\n'"$h"'\r\nHEAD / HTTP/1.1\r\n'"$h"'\r\n'
+		seed obs-fold '\210GET / HTTP/1.1\r\n'"$h"'X: a\r\n b\r\n\r\n'
+		seed space-colon '\030GET / HTTP/1.1\r\nHost : a\r\n\r\n'
+		seed bare-lf '\240GET / HTTP/1.1\n'"$h"'\n'
+		seed marker '\000POST / HTTP/1.1\r\n'"$h"'Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nCallbridge-Refusal: host\r\n\r\n'
+		seed te-gzip '\111POST / HTTP/1.1\r\n'"$h"'Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+		seed h2 '\001PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
+		seed http09 '\005GET /\r\n'
+		seed methods '\150TRACE / HTTP/1.1\r\n'"$h"'\r\nCONNECT a:443 HTTP/1.1\r\n'"$h"'\r\n'
+		seed too-large '\070PUT / HTTP/1.1\r\n'"$h"'Content-Length: 1025\r\n\r\nx'
+		seed expect '\070POST / HTTP/1.1\r\n'"$h"'Expect: 200-ok\r\nContent-Length: 1\r\n\r\nx'
+		# at the limits: a chunked body of 1024 bytes (fuzz_http's limit); a head one byte
+		# short of 64 KiB, as -max_len counts the first byte
+		printf '\100POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3ff\r\n%s\r\n1\r\nx\r\n0\r\n\r\n' \
+			"$(head -c 1023 /dev/zero | tr '\0' b)" >"$dir/corpus/body-limit"
+		printf '\200GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n' "$(head -c 65503 /dev/zero | tr '\0' v)" \
+			>"$dir/corpus/head-limit"
+		# the words of requests, for the fuzzer to splice in
+		for w in 'HTTP/1.1' 'HTTP/1.0' '\x0d\x0a' 'Host: ' 'Content-Length: ' 'Transfer-Encoding: ' \
+			'chunked' 'Connection: ' 'close' 'keep-alive' 'Expect: ' '100-continue' \
+			'Callbridge-Refusal: ' 'GET ' 'HEAD ' 'POST ' 'PUT ' 'PATCH ' 'DELETE ' 'OPTIONS ' \
+			'CONNECT ' 'http://' 'https://' '//' '@' '[' ']' '%' '#' '?' ';' \
+			'/webhooks/' '/healthz' '/readyz' '/metrics'; do
+			printf '"%s"\n' "$w"
+		done >"$dir/http.dict"
+		args=-dict=http.dict ;;
 	esac
 	echo "== fuzz_$t: ${seconds}s"
+	# shellcheck disable=SC2086
 	if (cd "$dir" && ./"fuzz_$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
-		-artifact_prefix=./ corpus >fuzz.log 2>&1); then
+		-artifact_prefix=./ $args corpus >fuzz.log 2>&1); then
 		grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$dir/fuzz.log" | sed 's/^/   /'
 		echo "   corpus: $(ls "$dir/corpus" | wc -l) inputs; no crash, leak or sanitizer report"
 	else

@@ -1,5 +1,16 @@
-/* http — routing, limits and JSON answers over libevent's evhttp (see http.h). */
+/* http — routing, limits and JSON answers over libevent's evhttp (see http.h).
+ *
+ * What evhttp parses has been judged first: conn.c gives every connection a
+ * bufferevent whose input passes through wire.c, a strict HTTP/1.1 framing scanner,
+ * so evhttp only ever sees whole, valid heads in a normal form ("HTTP/1.1", one
+ * Content-Length or chunked, an explicit Connection). A request wire refused arrives
+ * here as a marker (a request, or a trailer field, "Callbridge-Refusal: <name>"); it
+ * is answered with the refusal's JSON error and the connection closes lingering, so
+ * nothing sent after a refused request can be read as one, and a client still sending
+ * an oversized body reads its 413 instead of a reset. Every answer, evhttp's included,
+ * is built here: evhttp is never left to send its own HTML page. */
 #include "http.h"
+#include "conn.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -9,6 +20,7 @@
 #include "spool.h"
 #include "ts.h"
 #include "verify.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,7 +31,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -74,7 +85,7 @@ struct pending {
 	struct mapped m;
 	struct http_server *srv;
 	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
+	struct conn *conn;
 	const struct platform *platform;
 	int64_t start_us;
 	/* the answer, set by finish_delivery on the writer's loop */
@@ -102,20 +113,63 @@ static void add_json_string(struct evbuffer *b, const char *s)
 	evbuffer_add(b, "\"", 1);
 }
 
-static void send_json(struct http_server *s, struct evhttp_request *req, int status,
-		      struct evbuffer *body)
+/* Reason phrases evhttp 2.1 does not know. */
+static const char *reason_of(int status)
+{
+	switch (status) {
+	case 413:
+		return "Content Too Large";
+	case 417:
+		return "Expectation Failed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return NULL;
+	}
+}
+
+/* Every answer leaves through here. A HEAD answer carries the GET's headers, its
+ * Content-Length included, and no body (evhttp 2.1 would send the body). An HTTP/1.0
+ * client that asked to keep the connection is told it is kept. */
+static void send_answer(struct http_server *s, struct evhttp_request *req, int status,
+			const char *type, struct evbuffer *body)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Content-Type", type);
 	if (status == 503) {
 		char secs[16];
 		snprintf(secs, sizeof secs, "%d", s->cfg->retry_after_seconds);
 		evhttp_add_header(h, "Retry-After", secs);
 	}
+	const char *conn = evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
 	if (s->stopping)
 		evhttp_add_header(h, "Connection", "close");
+	else if (conn && !evutil_ascii_strcasecmp(conn, "keep-alive") &&
+		 !evhttp_find_header(h, "Connection"))
+		evhttp_add_header(h, "Connection", "keep-alive");
 	metrics_http(status);
-	evhttp_send_reply(req, status, NULL, body);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		char len[24];
+		snprintf(len, sizeof len, "%zu", body ? evbuffer_get_length(body) : 0);
+		evhttp_add_header(h, "Content-Length", len);
+		body = NULL;
+	}
+	evhttp_send_reply(req, status, reason_of(status), body);
+}
+
+static void send_json(struct http_server *s, struct evhttp_request *req, int status,
+		      struct evbuffer *body)
+{
+	send_answer(s, req, status, "application/json", body);
+}
+
+/* With no memory for a body: the status alone. */
+static void send_bare(struct evhttp_request *req, int status)
+{
+	metrics_http(status);
+	evhttp_send_reply(req, status, reason_of(status), NULL);
 }
 
 static void reply_error(struct http_server *s, struct evhttp_request *req, int status,
@@ -123,7 +177,7 @@ static void reply_error(struct http_server *s, struct evhttp_request *req, int s
 {
 	struct evbuffer *b = evbuffer_new();
 	if (!b) {
-		evhttp_send_error(req, 503, NULL);
+		send_bare(req, status);
 		return;
 	}
 	evbuffer_add_printf(b, "{\"error\":");
@@ -140,7 +194,7 @@ static void reply_text(struct http_server *s, struct evhttp_request *req, int st
 {
 	struct evbuffer *b = evbuffer_new();
 	if (!b) {
-		evhttp_send_error(req, 503, NULL);
+		send_bare(req, status);
 		return;
 	}
 	evbuffer_add_printf(b, "%s\n", json);
@@ -161,12 +215,11 @@ static void pending_free(struct pending *pd)
 	free(pd);
 }
 
-static void on_client_gone(struct evhttp_connection *evcon, void *arg)
+static void on_client_gone(void *arg)
 {
-	(void)evcon;
 	struct pending *pd = arg;
 	pd->req = NULL;
-	pd->evcon = NULL;
+	pd->conn = NULL;
 }
 
 /* On the delivery's own loop: sends its answer (when its client is still there) and
@@ -188,7 +241,7 @@ static void answer(struct pending *pd)
 	}
 	if (pd->req) {
 		struct evhttp_request *req = pd->req;
-		evhttp_connection_set_closecb(pd->evcon, NULL, NULL);
+		conn_watch(pd->conn, NULL, NULL);
 		if (!word) {
 			reply_error(s, req, status, error, detail);
 		} else {
@@ -210,7 +263,7 @@ static void answer(struct pending *pd)
 				send_json(s, req, 200, b);
 				evbuffer_free(b);
 			} else {
-				evhttp_send_error(req, 500, NULL);
+				send_bare(req, 500);
 			}
 		}
 	}
@@ -237,7 +290,10 @@ static void finish_delivery(struct pending *pd, int status, enum metrics_outcome
 static void spooled(void *arg, bool ok)
 {
 	struct pending *pd = arg;
-	if (ok)
+	if (ok && pd->m.status == MAP_FAILED) /* as with the database up: kept as failed, 400 */
+		finish_delivery(pd, 400, OUT_FAILED, NULL, "unmappable",
+				pd->m.error ? pd->m.error : "the event was stored as failed");
+	else if (ok)
 		finish_delivery(pd, 200, OUT_SPOOLED, "spooled", NULL, NULL);
 	else
 		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "unavailable",
@@ -370,8 +426,13 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->w.done = delivery_done;
 	pd->w.arg = pd;
 	pd->req = req;
-	pd->evcon = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(pd->evcon, on_client_gone, pd);
+	pd->conn = conn_of(req);
+	if (!pd->conn) { /* every request comes through conn.c: not reached */
+		reply_error(s, req, 503, "unavailable", "retry later");
+		pending_free(pd);
+		return;
+	}
+	conn_watch(pd->conn, on_client_gone, pd);
 	__atomic_fetch_add(&inflight_total, 1, __ATOMIC_RELAXED);
 	if (s->writer == s)
 		submit(pd);
@@ -385,6 +446,8 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 static void take_view(const struct http_server *w, struct view *v)
 {
 	memset(v, 0, sizeof *v);
+	if (!w->pgw) /* detached at exit: nothing is ready */
+		return;
 	pgw_get_stats(w->pgw, &v->db);
 	v->has_spool = w->spool != NULL;
 	if (w->spool)
@@ -426,12 +489,27 @@ static bool is_read(struct evhttp_request *req)
 	return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
 }
 
+/* A request wire.c refused: its JSON error, and the connection's end. */
+static bool answer_refusal(struct http_server *s, struct evhttp_request *req)
+{
+	const struct wire_refusal_info *r = conn_refusal(req);
+	if (!r)
+		return false;
+	metrics_refused(r->name);
+	log_info("request refused", "reason", r->name, "detail", r->detail);
+	conn_close_after(req);
+	reply_error(s, req, r->status, r->code, r->detail);
+	return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct http_server *s = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	static const char prefix[] = "/webhooks/";
 
+	if (answer_refusal(s, req))
+		return;
 	if (!path)
 		path = "";
 	if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
@@ -487,15 +565,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	} else if (metrics) {
 		struct evbuffer *b = evbuffer_new();
 		if (!b) {
-			evhttp_send_error(req, 503, NULL);
+			send_bare(req, 503);
 			return;
 		}
 		metrics_render(b, &v.db, v.has_spool ? &v.sp : NULL);
-		metrics_accept_pauses(b, __atomic_load_n(&accept_pauses_total, __ATOMIC_RELAXED));
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-				  "text/plain; version=0.0.4; charset=utf-8");
-		metrics_http(200);
-		evhttp_send_reply(req, 200, NULL, b);
+		metrics_render_http(b, __atomic_load_n(&accept_pauses_total, __ATOMIC_RELAXED));
+		send_answer(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 		evbuffer_free(b);
 	}
 }
@@ -517,25 +592,25 @@ struct http_server *http_new(struct event_base *base, const struct config *cfg, 
 		free(s);
 		return NULL;
 	}
-	/* libevent answers bodies past its own limit itself (with an HTML page); ours is
-	 * checked in the handler, so that every body up to twice the limit gets a JSON 413. */
-	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body_bytes * 2);
-	evhttp_set_max_headers_size(s->http, 64 * 1024);
+	/* wire.c enforces the limits (CALLBRIDGE_MAX_BODY_BYTES, WIRE_HEAD_MAX) and answers
+	 * them in JSON; evhttp's own, which it would answer with an HTML page, sit above
+	 * anything wire passes on (a normal head is a few bytes longer than the original). */
+	if (conn_setup(cfg->max_body_bytes, 0) < 0) {
+		evhttp_free(s->http);
+		pthread_mutex_destroy(&s->snap.mu);
+		free(s);
+		return NULL;
+	}
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body_bytes + 1024 * 1024);
+	evhttp_set_max_headers_size(s->http, 2 * WIRE_HEAD_MAX);
 	evhttp_set_timeout(s->http, cfg->read_timeout_seconds);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+						    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+	evhttp_set_bevcb(s->http, conn_bev, NULL);
 	evhttp_set_gencb(s->http, on_request, s);
 	return s;
-}
-
-/* Each accepted connection gets its own TLS session over the shared context. */
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
-{
-	SSL *ssl = SSL_new(arg);
-	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-						    BEV_OPT_CLOSE_ON_FREE)
-		   : NULL;
 }
 
 static int tls_setup(struct http_server *s, char *err, size_t errlen)
@@ -560,7 +635,7 @@ static int tls_setup(struct http_server *s, char *err, size_t errlen)
 		return -1;
 	}
 	SSL_CTX_set_options(s->tls, SSL_OP_NO_RENEGOTIATION);
-	evhttp_set_bevcb(s->http, tls_bev, s->tls);
+	evhttp_set_bevcb(s->http, conn_bev, s->tls); /* a TLS session per connection */
 	return 0;
 }
 
@@ -684,6 +759,17 @@ void http_stop(struct http_server *s)
 	s->stopping = true;
 }
 
+int http_port(const struct http_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	evutil_socket_t fd = s->sock ? evhttp_bound_socket_get_fd(s->sock) : -1;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
 int http_inflight(void)
 {
 	return __atomic_load_n(&inflight_total, __ATOMIC_RELAXED);
@@ -769,6 +855,7 @@ void http_free(struct http_server **sp)
 	if (s->snap_timer)
 		event_free(s->snap_timer);
 	evhttp_free(s->http);
+	conn_linger_stop(s->base);
 	relay_free(&s->answers);
 	if (s->accept_pause)
 		event_free(s->accept_pause);

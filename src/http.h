@@ -25,6 +25,10 @@ int http_listen(struct http_server *s, char *err, size_t errlen)
  * answered 503. Deliveries already handed to the writer are answered as usual. */
 void http_stop(struct http_server *s);
 
+/* The port http_listen bound (the kernel's pick when the configured port is 0); -1
+ * before. */
+int http_port(const struct http_server *s);
+
 /* Deliveries handed to the writer and not answered yet, over every loop. */
 int http_inflight(void);
 

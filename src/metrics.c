@@ -1,5 +1,6 @@
 /* metrics — Prometheus text exposition (see metrics.h). */
 #include "metrics.h"
+#include "wire.h"
 #include "pgw.h"
 #include "platform.h"
 #include "spool.h"
@@ -25,6 +26,7 @@ static uint64_t latency_buckets[NBUCKETS + 1]; /* last: +Inf */
 static uint64_t latency_count;
 static uint64_t latency_sum_us;
 static uint64_t http_by_class[6];
+static uint64_t refused[WIRE_REFUSALS];
 
 /* 401 answers by the answer's error code; the label is the part after the '_'. */
 static const char *const sig_codes[] = {"signature_missing", "signature_invalid", "signature_stale",
@@ -95,6 +97,15 @@ void metrics_http(int status)
 	int cls = status / 100;
 	if (cls >= 1 && cls <= 5)
 		BUMP(http_by_class[cls], 1);
+}
+
+void metrics_refused(const char *reason)
+{
+	for (int r = WIRE_OK + 1; r < WIRE_REFUSALS; r++)
+		if (!strcmp(wire_refusal_info(r)->name, reason)) {
+			BUMP(refused[r], 1);
+			return;
+		}
 }
 
 void metrics_signature_failure(int platform, const char *code)
@@ -249,12 +260,21 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			(unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
 }
 
-void metrics_accept_pauses(struct evbuffer *out, unsigned long long pauses)
+void metrics_render_http(struct evbuffer *out, unsigned long long accept_pauses)
 {
+	evbuffer_add_printf(out, "# HELP callbridge_http_refused_total Requests refused for their "
+				 "framing or size before any handling, by reason; each closes its "
+				 "connection.\n"
+				 "# TYPE callbridge_http_refused_total counter\n");
+	for (int r = WIRE_OK + 1; r < WIRE_REFUSALS; r++)
+		evbuffer_add_printf(
+			out, "callbridge_http_refused_total{reason=\"%s\"} %llu\n",
+			wire_refusal_info(r)->name,
+			(unsigned long long)__atomic_load_n(&refused[r], __ATOMIC_RELAXED));
 	evbuffer_add_printf(out,
 			    "# HELP callbridge_accept_pauses_total Times accepting paused because "
 			    "the open-files limit (CALLBRIDGE_MAX_CONNECTIONS) was reached.\n"
 			    "# TYPE callbridge_accept_pauses_total counter\n"
 			    "callbridge_accept_pauses_total %llu\n",
-			    pauses);
+			    accept_pauses);
 }

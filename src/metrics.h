@@ -33,9 +33,12 @@ void metrics_http(int status);
 /* A 401: code is the answer's error code (signature_missing, signature_invalid,
  * signature_stale or token_invalid). */
 void metrics_signature_failure(int platform, const char *code);
+/* A request wire.c refused; reason is the refusal's name (wire_refusal_info). */
+void metrics_refused(const char *reason);
 /* sp is NULL when the spool is disabled. */
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp);
-/* Times accepting paused because the open-files limit was reached. */
-void metrics_accept_pauses(struct evbuffer *out, unsigned long long pauses);
+/* The HTTP layer's own counters: requests refused for their framing (metrics_refused)
+ * and accept_pauses, the times accepting paused at the open-files limit. */
+void metrics_render_http(struct evbuffer *out, unsigned long long accept_pauses);
 
 #endif

@@ -85,7 +85,7 @@ is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE 'mix_%'"
 
 metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
 like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="invalid"\} [1-9]' "metrics count invalid bodies"
-like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="too_large"\} 1' "metrics count oversized bodies"
+like "$metrics" 'callbridge_http_refused_total\{reason="body_too_large"\} 2' "metrics count oversized bodies"
 like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="rejected"\} [1-9]' "metrics count refused events"
 like "$metrics" 'callbridge_database_up 1' "metrics: database up"
 
