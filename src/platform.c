@@ -11,6 +11,8 @@ const struct platform platforms[] = {
 	{"allo", "Allo", VERIFY_STANDARD, NULL, map_allo},
 };
 const int platform_count = sizeof platforms / sizeof platforms[0];
+_Static_assert(sizeof platforms / sizeof platforms[0] <= PLATFORM_MAX,
+	       "the platform table outgrew PLATFORM_MAX (platform.h)");
 
 const struct platform *platform_find(const char *slug, size_t len)
 {

@@ -31,6 +31,10 @@ struct platform {
 	map_fn *map;
 };
 
+/* The capacity of the per-platform tables in verify.c and metrics.c; platform.c
+ * refuses to compile a table that does not fit. */
+#define PLATFORM_MAX 16
+
 extern const struct platform platforms[];
 extern const int platform_count;
 

@@ -1,8 +1,10 @@
 /* verify — signature checks (see verify.h). */
 #include "verify.h"
+#include "platform.h"
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#define MAX_PLATFORMS 16
-#define MAX_SECRETS   8
+#define MAX_SECRETS 8
 
 struct secret {
 	unsigned char *key;
@@ -28,7 +29,7 @@ static struct {
 	enum verify_scheme scheme;
 	char header[64]; /* for hmac-hex / stripe, "" = the default */
 	char *path_token, *bearer;
-} keys[MAX_PLATFORMS];
+} keys[PLATFORM_MAX];
 
 static int tolerance = 300;
 
@@ -126,18 +127,48 @@ static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
 	return -1;
 }
 
+/* The value of one standard base64 digit, or -1. */
+static int base64_digit(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Our own decoder rather than EVP_DecodeBlock, which wants whole padded quads and
+ * skips whitespace. Bits past the last whole byte are ignored, not refused: the
+ * reference libraries do the same, and their unpadded test secrets have such bits set. */
 int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
 {
-	if (len == 0 || len % 4 != 0 || len / 4 * 3 > cap)
+	size_t pad = 0;
+	while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	size_t digits = len - pad;
+	if (digits == 0 || digits % 4 == 1 || (pad && len % 4 != 0))
 		return -1;
-	int n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0)
+	size_t need = digits / 4 * 3 + (digits % 4 ? digits % 4 - 1 : 0);
+	if (need > cap || need > INT_MAX)
 		return -1;
-	if (s[len - 1] == '=')
-		n--;
-	if (s[len - 2] == '=')
-		n--;
-	return n;
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < digits; i++) {
+		int d = base64_digit(s[i]);
+		if (d < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	return (int)n;
 }
 
 static int load_secrets(int idx, const char *name, const char *val, enum verify_scheme scheme,
@@ -148,7 +179,7 @@ int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err,
 	char name[64];
 	size_t i;
 	bool bad = false;
-	if (idx < 0 || idx >= MAX_PLATFORMS) {
+	if (idx < 0 || idx >= PLATFORM_MAX) {
 		snprintf(err, errlen, "too many platforms");
 		return -1;
 	}
@@ -216,10 +247,13 @@ static int load_secrets(int idx, const char *name, const char *val, enum verify_
 			if (k <= 0) {
 				snprintf(
 					err, errlen,
-					"%s: a Standard Webhooks secret is base64, after an optional whsec_",
+					"%s: a Standard Webhooks secret is standard base64 (padding "
+					"optional), after an optional whsec_ prefix",
 					name);
 				return -1;
 			}
+			/* The tail still holds the secret's text, and verify_free wipes len. */
+			OPENSSL_cleanse(s->key + k, n - (size_t)k);
 			s->len = (size_t)k;
 		}
 	}
@@ -356,7 +390,10 @@ static enum verify_result check_hex_body(int idx, const char *sig_header, const 
 }
 
 /* Standard Webhooks (and Svix, its origin): the signature header lists space-separated
- * "v1,<base64>" entries; any one matching any secret passes. */
+ * "<version>,<base64>" entries; any v1 entry matching any secret passes, other versions
+ * and undecodable entries are skipped. The header is walked once, comparing each entry
+ * with one MAC per secret made before the walk, so the number of entries is bounded only
+ * by the header size (http.c caps headers at 64 KiB) and the work stays linear in it. */
 static enum verify_result check_standard(int idx, const char *body, size_t len,
 					 const char *(*header)(void *, const char *), void *ctx,
 					 int64_t now_s)
@@ -377,28 +414,29 @@ static enum verify_result check_standard(int idx, const char *body, size_t len,
 	if (ts < now_s - tolerance || ts > now_s + tolerance)
 		return VERIFY_STALE;
 
-	unsigned char got[MAX_SECRETS][32];
-	const unsigned char *cand[MAX_SECRETS];
-	int ncand = 0;
-	for (const char *p = sig; *p && ncand < MAX_SECRETS;) {
+	unsigned char want[MAX_SECRETS][32];
+	const void *parts[] = {id, ".", tss, ".", body};
+	const size_t lens[] = {strlen(id), 1, strlen(tss), 1, len};
+	for (int i = 0; i < keys[idx].n; i++)
+		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, 5,
+				       want[i]) < 0)
+			return VERIFY_BAD;
+	enum verify_result rc = VERIFY_BAD;
+	for (const char *p = sig; *p && rc != VERIFY_OK;) {
 		size_t n = strcspn(p, " ");
-		if (n > 3 && !strncmp(p, "v1,", 3)) {
-			unsigned char buf[48];
-			if (verify_base64_decode(p + 3, n - 3, buf, sizeof buf) == 32) {
-				memcpy(got[ncand], buf, 32);
-				cand[ncand] = got[ncand];
-				ncand++;
-			}
-		}
+		unsigned char got[32];
+		if (n > 3 && !strncmp(p, "v1,", 3) &&
+		    verify_base64_decode(p + 3, n - 3, got, sizeof got) == 32)
+			for (int i = 0; i < keys[idx].n; i++)
+				if (CRYPTO_memcmp(want[i], got, 32) == 0)
+					rc = VERIFY_OK;
 		p += n;
 		while (*p == ' ')
 			p++;
 	}
-	if (ncand == 0)
-		return VERIFY_BAD;
-	const void *parts[] = {id, ".", tss, ".", body};
-	const size_t lens[] = {strlen(id), 1, strlen(tss), 1, len};
-	return match_any(idx, parts, lens, 5, cand, ncand);
+	/* A valid MAC for this message is as good as a forged delivery: wipe it. */
+	OPENSSL_cleanse(want, sizeof want);
+	return rc;
 }
 
 /* Stripe style: t=<unix>,v1=<hex>[,v1=<hex>]; signed content "<t>.<body>". */
@@ -501,7 +539,7 @@ const char *verify_result_name(enum verify_result r)
 
 void verify_free(void)
 {
-	for (int i = 0; i < MAX_PLATFORMS; i++) {
+	for (int i = 0; i < PLATFORM_MAX; i++) {
 		for (int k = 0; k < keys[i].n; k++) {
 			OPENSSL_cleanse(keys[i].s[k].key, keys[i].s[k].len);
 			free(keys[i].s[k].key);

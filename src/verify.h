@@ -22,8 +22,10 @@ enum verify_scheme {
 	/* hex HMAC-SHA256 of the body in the platform's header (X-Signature,
 	 * X-Replicer-Signature), optionally prefixed "sha256=". */
 	VERIFY_HEX_BODY,
-	/* Standard Webhooks: webhook-id/-timestamp/-signature (or svix-*), "v1,<base64>"
-	 * entries over "<id>.<timestamp>.<body>", key = base64 of the secret after "whsec_". */
+	/* Standard Webhooks: webhook-id/-timestamp/-signature (or svix-*), any number of
+	 * space-separated "v1,<base64>" entries (other versions skipped) over
+	 * "<id>.<timestamp>.<body>"; key = the secret as base64, padded or not, after an
+	 * optional "whsec_". */
 	VERIFY_STANDARD,
 	/* Stripe style: "<Header>: t=<unix>,v1=<hex>[,v1=<hex>...]" over "<t>.<body>";
 	 * the header is Stripe-Signature unless named. */
@@ -65,8 +67,9 @@ enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *
 				const char *(*header)(void *ctx, const char *name), void *ctx,
 				int64_t now_s);
 
-/* Decodes standard base64 (with padding) into out (capacity cap). Returns the length,
- * or -1 when s is not base64 or does not fit. */
+/* Decodes standard base64 (A-Z a-z 0-9 + /), with or without '=' padding, into out
+ * (capacity cap). Returns the length, or -1 when s is empty, not base64 (base64url's - and
+ * _ included) or does not fit. */
 int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap);
 
 /* HMAC-SHA256 of the concatenation of n parts into out[32]; -1 on failure. */
