@@ -84,11 +84,14 @@ void log_write(enum log_level level, const char *msg, ...)
 				append(buf, sizeof buf, &pos, "\"", false);
 			}
 		} else if (val) {
+			/* a quoted value escapes its quotes and backslashes, so that a value
+			 * holding '" key=x' cannot forge a field */
+			bool quote = !*val || strpbrk(val, " \"=\\") != NULL;
 			append(buf, sizeof buf, &pos, " ", false);
 			append(buf, sizeof buf, &pos, key, false);
-			append(buf, sizeof buf, &pos, strpbrk(val, " \"=") ? "=\"" : "=", false);
-			append(buf, sizeof buf, &pos, val, false);
-			if (strpbrk(val, " \"="))
+			append(buf, sizeof buf, &pos, quote ? "=\"" : "=", false);
+			append(buf, sizeof buf, &pos, val, quote);
+			if (quote)
 				append(buf, sizeof buf, &pos, "\"", false);
 		}
 	}

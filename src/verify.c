@@ -70,8 +70,14 @@ static char *setting(int idx, const char *suffix, char *err, size_t errlen, bool
 		*bad = true;
 		return NULL;
 	}
-	if (!path)
-		return val && *val ? strdup(val) : NULL;
+	if (!path) {
+		char *copy = val && *val ? strdup(val) : NULL;
+		if (val && *val && !copy) { /* never read as "no secret": that would fail open */
+			snprintf(err, errlen, "%s: out of memory", name);
+			*bad = true;
+		}
+		return copy;
+	}
 	FILE *f = fopen(path, "r");
 	char buf[4096];
 	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
@@ -91,6 +97,10 @@ static char *setting(int idx, const char *suffix, char *err, size_t errlen, bool
 		buf[--n] = '\0';
 	char *copy = strdup(buf);
 	OPENSSL_cleanse(buf, sizeof buf);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", fname);
+		*bad = true;
+	}
 	return copy;
 }
 
