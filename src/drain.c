@@ -19,7 +19,8 @@ struct slot {
 	struct pgw_delivery w;
 	struct mapped m;
 	struct drain *d;
-	int rec; /* index of its record in the segment */
+	int rec;   /* index of its record in the segment */
+	bool dead; /* w is the record's dead letter (stored raw as 'failed') */
 };
 
 /* What became of each record of the loaded segment. */
@@ -35,6 +36,7 @@ struct drain {
 	int next;             /* next record to submit */
 	int pending;          /* submitted, not done */
 	bool failed;          /* a record could not be made durable: retry the segment later */
+	int quarantined;      /* records of seg refused even as dead letters */
 	struct slot *free_slots[WINDOW];
 	int nfree;
 	struct slot slots[WINDOW];
@@ -52,31 +54,102 @@ static void finish_segment(struct drain *d)
 		log_warn("spool: segment not fully drained; will retry", "segment", seq);
 		return; /* stays loaded: on_tick resumes it */
 	}
-	log_notice("spool: segment drained", "segment", seq, "records", n);
-	spool_release(d->spool, &d->seg);
+	if (d->quarantined) {
+		char path[4096], q[16];
+		snprintf(q, sizeof q, "%d", d->quarantined);
+		spool_quarantine(d->spool, &d->seg, path, sizeof path);
+		log_error(
+			"spool: segment kept in quarantine: it holds deliveries the database "
+			"refuses even as failed events (see the errors above); once the cause is "
+			"fixed, rename it back to spool-<same digits>.log and restart to drain it "
+			"again",
+			"file", path, "records", n, "refused", q);
+	} else {
+		log_notice("spool: segment drained", "segment", seq, "records", n);
+		spool_release(d->spool, &d->seg);
+	}
 	free(d->state);
 	d->state = NULL;
 	d->active = false;
+}
+
+static void slot_done(struct pgw_delivery *w);
+
+/* Submits the slot's record as its dead letter: the body stored raw with status
+ * 'failed' and the reason (why, then detail) in error, nothing derived from it (no event
+ * type, time or rows), keyed as on arrival. A spooled delivery was acknowledged, so one
+ * the database refuses is kept where it is seen and can be replayed (callbridge replay
+ * --status failed) rather than dropped. The arguments may point into sl->w, which this
+ * resets. Returns -1 when it cannot be submitted now (the segment is retried later). */
+static int submit_dead_letter(struct drain *d, struct slot *sl, const char *why, const char *detail)
+{
+	const struct spool_record *r = &d->seg.rec[sl->rec];
+	char reason[600];
+	snprintf(reason, sizeof reason, "%s: %s", why, detail);
+	rows_reset(&sl->m);
+	sl->m.status = MAP_FAILED;
+	sl->m.error = rows_strdup(&sl->m, reason);
+	sl->m.dedupe_key = rows_bound_key(&sl->m, r->dedupe_key);
+	if (!sl->m.error || !sl->m.dedupe_key)
+		return -1;
+	memset(&sl->w, 0, sizeof sl->w);
+	sl->w.platform = r->platform;
+	sl->w.dedupe_key = sl->m.dedupe_key;
+	sl->w.received_at = r->received_at;
+	sl->w.payload = r->body;
+	sl->w.mapped = &sl->m;
+	sl->w.done = slot_done;
+	sl->w.arg = sl;
+	sl->w.maybe_stored = d->state[sl->rec] == REC_MAYBE || (r->flags & SPOOL_MAYBE_STORED);
+	sl->dead = true;
+	d->pending++; /* before: done() never runs before pgw_submit returns, but if it did */
+	if (pgw_submit(d->pgw, &sl->w) != 0) {
+		d->pending--;
+		return -1;
+	}
+	return 0;
 }
 
 static void slot_done(struct pgw_delivery *w)
 {
 	struct slot *sl = w->arg;
 	struct drain *d = sl->d;
+	bool done = true; /* the record needs nothing more */
 	d->pending--;
 	if (w->outcome == PGW_UNAVAILABLE) {
 		d->failed = true;
+		done = false;
 		if (w->commit_unknown)
 			d->state[sl->rec] = REC_MAYBE;
+	} else if (w->outcome == PGW_REJECTED && !sl->dead) {
+		log_error("spool: the database refused a spooled event; storing it raw as failed",
+			  "platform", w->platform, "dedupe_key", w->dedupe_key, "error", w->detail);
+		if (submit_dead_letter(d, sl, "the database refused it when the spool was drained",
+				       w->detail) == 0)
+			return; /* the slot stays in use; w was reset */
+		d->failed = true;
+		done = false;
 	} else if (w->outcome == PGW_REJECTED) {
 		d->refused++;
-		log_error("spool: the database refused a spooled event; it is dropped", "platform",
-			  w->platform, "dedupe_key", w->dedupe_key, "error", w->detail);
+		d->quarantined++;
+		log_error("spool: the database refused even the raw event; its segment goes to "
+			  "quarantine",
+			  "platform", w->platform, "dedupe_key", w->dedupe_key, "error", w->detail);
+	} else if (sl->dead && w->outcome == PGW_STORED) {
+		d->refused++;
+		log_error("spool: a spooled event is stored raw as failed (a dead letter: fix the "
+			  "cause, then callbridge replay --status failed)",
+			  "platform", w->platform, "dedupe_key", w->dedupe_key);
+	} else if (sl->dead) { /* its key was stored meanwhile: nothing is lost */
+		d->refused++;
+		log_warn("spool: a refused spooled event is stored already", "platform",
+			 w->platform, "dedupe_key", w->dedupe_key);
 	} else {
 		d->drained++;
 	}
-	if (w->outcome != PGW_UNAVAILABLE)
+	if (done)
 		d->state[sl->rec] = REC_DONE;
+	sl->dead = false;
 	rows_reset(&sl->m);
 	d->free_slots[d->nfree++] = sl;
 	pump(d);
@@ -93,15 +166,28 @@ static void pump(struct drain *d)
 		const struct platform *p = platform_find(r->platform, strlen(r->platform));
 		struct slot *sl = d->free_slots[--d->nfree];
 		struct intake_error err;
+		sl->rec = i;
 		if (!p ||
 		    intake_map(p, r->body, r->body_len, NULL, NULL, false, 0, &sl->m, &err) < 0) {
-			log_error("spool: a spooled body no longer maps; it is dropped", "platform",
-				  r->platform, "dedupe_key", r->dedupe_key);
-			d->refused++;
-			d->state[i] = REC_DONE;
+			bool transient = p && err.status >= 500; /* out of memory */
+			char why[300];
+			snprintf(why, sizeof why, "%s (%s)", p ? err.detail : "no such platform",
+				 p ? err.code : "unknown_platform");
+			if (!transient) {
+				log_error(
+					"spool: a spooled body no longer passes intake; storing it "
+					"raw as failed",
+					"platform", r->platform, "dedupe_key", r->dedupe_key,
+					"error", why);
+				if (submit_dead_letter(d, sl,
+						       "the spooled body no longer passes intake",
+						       why) == 0)
+					continue;
+			}
+			d->failed = true;
 			rows_reset(&sl->m);
 			d->free_slots[d->nfree++] = sl;
-			continue;
+			break;
 		}
 		memset(&sl->w, 0, sizeof sl->w);
 		sl->m.dedupe_key = r->dedupe_key; /* as keyed on arrival, with its headers */
@@ -113,7 +199,7 @@ static void pump(struct drain *d)
 		sl->w.done = slot_done;
 		sl->w.arg = sl;
 		sl->w.maybe_stored = d->state[i] == REC_MAYBE || (r->flags & SPOOL_MAYBE_STORED);
-		sl->rec = i;
+		sl->dead = false;
 		if (pgw_submit(d->pgw, &sl->w) != 0) {
 			d->failed = true;
 			rows_reset(&sl->m);
@@ -161,6 +247,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	d->active = true;
 	d->failed = false;
+	d->quarantined = 0;
 	d->next = 0;
 	pump(d);
 }

@@ -145,8 +145,7 @@ const char *field_ts(struct mapped *m, json_object *obj, const char *path)
 	default:
 		return NULL;
 	}
-	ts_format(us, out);
-	return rows_strdup(m, out);
+	return ts_format(us, out) ? rows_strdup(m, out) : NULL;
 }
 
 const char *field_object(struct mapped *m, json_object *obj, const char *path)

@@ -5,10 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
-#define MAX_KEY_LEN 200
-
 static int refuse(struct intake_error *err, int status, const char *code, const char *detail)
 {
 	err->status = status;
@@ -137,18 +133,6 @@ static const char *jsonb_refusal(const char *p, size_t len, const char **code)
 	return NULL;
 }
 
-/* "sha256:<hex>" of the given bytes, in the arena. */
-static const char *hash_key(struct mapped *m, const char *bytes, size_t len)
-{
-	unsigned char md[32];
-	char hex[7 + 64 + 1] = "sha256:";
-	if (!EVP_Digest(bytes, len, md, NULL, EVP_sha256(), NULL))
-		return NULL;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 7 + 2 * i, 3, "%02x", md[i]);
-	return rows_strdup(m, hex);
-}
-
 static int map_body(const struct platform *p, const char *body, size_t len,
 		    const char *(*header)(void *ctx, const char *name), void *ctx,
 		    struct mapped *out, struct intake_error *err);
@@ -221,10 +205,11 @@ static int map_body(const struct platform *p, const char *body, size_t len,
 	if (rows_finish(out) < 0)
 		return refuse(err, 503, "out_of_memory", "cannot map the delivery now");
 
+	/* The key is bounded like every indexed value (see ROWS_MAX_KEY_LEN). */
 	if (!out->dedupe_key)
-		out->dedupe_key = hash_key(out, body, len);
-	else if (strlen(out->dedupe_key) > MAX_KEY_LEN)
-		out->dedupe_key = hash_key(out, out->dedupe_key, strlen(out->dedupe_key));
+		out->dedupe_key = rows_digest(out, body, len);
+	else
+		out->dedupe_key = rows_bound_key(out, out->dedupe_key);
 	if (!out->dedupe_key)
 		return refuse(err, 503, "out_of_memory", "cannot key the delivery now");
 	return 0;

@@ -310,8 +310,7 @@ static const char *ts_plus(struct mapped *m, const char *started_at, double secs
 	char out[TS_LEN];
 	if (!started_at || secs < 0 || !ts_parse_iso(started_at, &us))
 		return NULL;
-	ts_format(us + llround(secs * 1e6), out);
-	return ts_parse_iso(out, &us) ? rows_strdup(m, out) : NULL;
+	return ts_format(us + llround(secs * 1e6), out) ? rows_strdup(m, out) : NULL;
 }
 
 static const char *spoken_at(struct mapped *m, json_object *entry, const char *started_at)

@@ -89,8 +89,7 @@ static const char *header_time(struct mapped *m, const char *value)
 		end++;
 	if (!end || end == value || *end != '\0' || !ts_from_unix(secs, &us))
 		return NULL;
-	ts_format(us, out);
-	return rows_strdup(m, out);
+	return ts_format(us, out) ? rows_strdup(m, out) : NULL;
 }
 
 static const char *dedupe_key(const struct map_input *in, struct mapped *m, const char *event,

@@ -106,6 +106,17 @@ struct transcript {
 #define ROW_MAXCOLS 32
 #define ROWS_MAX    8
 
+/* Longest text, in bytes, that goes into an index: the de-duplication key, the event type
+ * and every indexed column (row_spec.indexed). A longer value is stored as "sha256:" and
+ * the hex SHA-256 of its text (rows_bound_key), by the pure code, before anything is
+ * acknowledged. Why: PostgreSQL refuses a btree entry over 2704 bytes (GIN: about as
+ * much), so such an event would be refused with the database up and, acknowledged from
+ * the spool, refused when drained. A digest rather than a prefix: it is as stable (every
+ * event of a call with a 6 KB id finds the same row) and two ids sharing a long prefix
+ * stay apart. The full value is always in the raw payload. 200 keeps every index entry
+ * far below the limit; no real id or event type comes near it. */
+#define ROWS_MAX_KEY_LEN 200
+
 struct row_spec {
 	const char *table;    /* qualified table name */
 	const char *conflict; /* natural key, as ON CONFLICT target */
@@ -115,6 +126,9 @@ struct row_spec {
 	const enum col_type *types;
 	int nkeys;    /* leading columns that form the key with platform (never merged) */
 	int via_call; /* column 0 is a call external id, resolved to calls.id */
+	/* Columns (bit i: column i) in an index of sql/migrations besides the key: bounded
+	 * to ROWS_MAX_KEY_LEN like the key columns; a text[] column element by element. */
+	unsigned indexed;
 };
 
 const struct row_spec *rows_spec(enum row_table t);
@@ -167,9 +181,18 @@ struct segment *rows_add_segment(struct mapped *m, const char *call_external_id)
  * calls.transcript_text; NULL when there are no segments. */
 const char *rows_transcript_text(struct mapped *m);
 
-/* Completes m after mapping: serialises the transcript for the writer. -1 when out of
- * memory. */
+/* Completes m after mapping: bounds every value bound for an index (the event type, the
+ * key and indexed columns of each row, the transcript's call; see ROWS_MAX_KEY_LEN) and
+ * serialises the transcript for the writer. The de-duplication key is the caller's to
+ * bound. -1 when out of memory. */
 int rows_finish(struct mapped *m) __attribute__((warn_unused_result));
+
+/* "sha256:<hex>" of len bytes, in the arena; NULL when out of memory. */
+const char *rows_digest(struct mapped *m, const void *bytes, size_t len);
+
+/* s when it is at most ROWS_MAX_KEY_LEN bytes, else its rows_digest. NULL in, NULL out;
+ * NULL for a long s when out of memory. */
+const char *rows_bound_key(struct mapped *m, const char *s);
 
 /* Marks m failed with a reason (printf-style). Rows already added are dropped. */
 void rows_fail(struct mapped *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

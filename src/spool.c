@@ -23,7 +23,8 @@
 static const char magic[4] = {'C', 'B', 'S', '1'};
 
 /* One queued job for the writer thread: an append (buf holds header + payload) or, with
- * unlink_seq set, the deletion of a drained segment. */
+ * unlink_seq set, the deletion of a drained segment (with quarantine, its renaming to
+ * quarantine-<seq>.log). */
 struct job {
 	struct job *next;
 	struct relay_node done_node; /* a batch's first job: the batch, back to the loop */
@@ -31,6 +32,7 @@ struct job {
 	void *arg;
 	bool ok;
 	uint64_t unlink_seq;
+	bool quarantine;
 	size_t len;
 	char buf[];
 };
@@ -238,6 +240,13 @@ static void segment_path(const struct spool *s, uint64_t seq, char *out, size_t 
 	snprintf(out, len, "%s/spool-%016" PRIx64 ".log", s->dir, seq);
 }
 
+/* Where a segment holding a record the database refused even as a dead letter is kept:
+ * a name list_segments does not match, so it is never drained again by itself. */
+static void quarantine_path(const struct spool *s, uint64_t seq, char *out, size_t len)
+{
+	snprintf(out, len, "%s/quarantine-%016" PRIx64 ".log", s->dir, seq);
+}
+
 static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -248,8 +257,9 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Sequence numbers of the segment files, ascending; *n of them. */
-static uint64_t *list_segments(const char *dir, int *n)
+/* Sequence numbers of the files named <prefix><16 hex digits>.log ("spool-": the
+ * segments), ascending; *n of them. */
+static uint64_t *list_files(const char *dir, const char *prefix, int *n)
 {
 	DIR *d = opendir(dir);
 	uint64_t *seqs = NULL;
@@ -261,7 +271,9 @@ static uint64_t *list_segments(const char *dir, int *n)
 	while ((e = readdir(d))) {
 		uint64_t seq;
 		char tail[8];
-		if (sscanf(e->d_name, "spool-%16" SCNx64 ".%4s", &seq, tail) != 2 ||
+		size_t pl = strlen(prefix);
+		if (strncmp(e->d_name, prefix, pl) ||
+		    sscanf(e->d_name + pl, "%16" SCNx64 ".%4s", &seq, tail) != 2 ||
 		    strcmp(tail, "log"))
 			continue;
 		if (*n == cap) {
@@ -281,6 +293,11 @@ static uint64_t *list_segments(const char *dir, int *n)
 			seqs[k - 1] = t;
 		}
 	return seqs;
+}
+
+static uint64_t *list_segments(const char *dir, int *n)
+{
+	return list_files(dir, "spool-", n);
 }
 
 /* ---- writer thread ---- */
@@ -341,6 +358,17 @@ static bool write_batch(struct spool *s, struct job *batch)
 {
 	bool ok = true;
 	for (struct job *j = batch; j && ok; j = j->next) {
+		if (j->unlink_seq && j->quarantine) {
+			char path[4096], to[4096];
+			segment_path(s, j->unlink_seq, path, sizeof path);
+			quarantine_path(s, j->unlink_seq, to, sizeof to);
+			j->ok = rename(path, to) == 0;
+			if (!j->ok)
+				log_error("spool: cannot quarantine a segment; it will be drained "
+					  "again",
+					  "file", path, "error", strerror(errno));
+			continue;
+		}
 		if (j->unlink_seq) {
 			char path[4096];
 			segment_path(s, j->unlink_seq, path, sizeof path);
@@ -540,7 +568,7 @@ void spool_segment_free(struct spool_segment *seg)
 	memset(seg, 0, sizeof *seg);
 }
 
-void spool_release(struct spool *s, struct spool_segment *seg)
+static void release(struct spool *s, struct spool_segment *seg, bool quarantine)
 {
 	struct job *j = calloc(1, sizeof *j);
 	s->st.bytes = s->st.bytes > seg->size ? s->st.bytes - seg->size : 0;
@@ -548,9 +576,21 @@ void spool_release(struct spool *s, struct spool_segment *seg)
 	s->full = false;
 	if (j) {
 		j->unlink_seq = seg->seq;
+		j->quarantine = quarantine;
 		enqueue(s, j);
 	}
 	spool_segment_free(seg);
+}
+
+void spool_release(struct spool *s, struct spool_segment *seg)
+{
+	release(s, seg, false);
+}
+
+void spool_quarantine(struct spool *s, struct spool_segment *seg, char *path, size_t pathlen)
+{
+	quarantine_path(s, seg->seq, path, pathlen);
+	release(s, seg, true);
 }
 
 void spool_get_stats(struct spool *s, struct spool_stats *out)
@@ -617,6 +657,19 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 		s->next_seq = seqs[i] + 1;
 	}
 	free(seqs);
+	/* New segments are numbered past quarantined ones too, so that renaming one back
+	 * to its segment name never meets a segment of that number. */
+	seqs = list_files(dir, "quarantine-", &n);
+	if (n > 0 && seqs[n - 1] >= s->next_seq)
+		s->next_seq = seqs[n - 1] + 1;
+	free(seqs);
+	if (n > 0) {
+		char q[16];
+		snprintf(q, sizeof q, "%d", n);
+		log_error("spool: quarantined segments hold deliveries the database refused even "
+			  "as failed events; see README (When PostgreSQL is away)",
+			  "dir", dir, "segments", q);
+	}
 	if (s->next_seq == 0)
 		s->next_seq = 1;
 	s->done = relay_new(base, on_done, s);

@@ -19,9 +19,13 @@
  * Start-up scans every segment: a torn last record (crash mid-write) is cut off, a record
  * whose checksum fails is reported and skipped, everything else survives.
  *
- * Draining: spool_seal() closes the segment being written; spool_next_sealed() hands out
+ * Draining: spool_seal() closes the segment being written; spool_load_segment() hands out
  * the oldest sealed segment's records; spool_release() deletes a segment once all its
- * records are committed. Re-draining after a crash only produces duplicates.
+ * records are committed. Re-draining after a crash only produces duplicates. A segment
+ * with a record the database refuses even as a dead letter is not deleted but renamed
+ * quarantine-<16 hex digits>.log (spool_quarantine): never drained again by itself, it
+ * is drained at the next start once renamed back to spool-<same digits>.log (its other
+ * records then come back as duplicates).
  *
  * Ownership: spool_append copies what it is given; records handed out by
  * spool_load_segment belong to the caller's struct spool_segment until
@@ -85,6 +89,10 @@ int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, si
 
 /* Deletes a drained segment and frees seg. */
 void spool_release(struct spool *s, struct spool_segment *seg);
+
+/* Instead of deleting a drained segment, renames it to its quarantine name (written to
+ * path), and frees seg. Its records no longer count in the spool's figures. */
+void spool_quarantine(struct spool *s, struct spool_segment *seg, char *path, size_t pathlen);
 void spool_segment_free(struct spool_segment *seg);
 
 void spool_get_stats(struct spool *s, struct spool_stats *out);

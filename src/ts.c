@@ -32,6 +32,16 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 	*y = yoe + era * 400 + (*m <= 2);
 }
 
+/* The instants PostgreSQL and the canonical text share: years 1 to 9999 in UTC,
+ * [0001-01-01T00:00:00Z, 10000-01-01T00:00:00Z) in microseconds since the epoch. */
+#define TS_MIN_US (-62135596800LL * 1000000)
+#define TS_END_US (253402300800LL * 1000000)
+
+static bool in_range(int64_t epoch_us)
+{
+	return epoch_us >= TS_MIN_US && epoch_us < TS_END_US;
+}
+
 static int days_in_month(int64_t y, int m)
 {
 	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -111,24 +121,41 @@ bool ts_parse_iso(const char *s, int64_t *epoch_us)
 	if (*p != '\0')
 		return false;
 	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
-	*epoch_us = secs * 1000000 + frac_us;
+	int64_t us = secs * 1000000 + frac_us;
+	/* Checked again after the offset: 0001-01-01T00:00:00+23:59 is in year 0 and
+	 * 9999-12-31T23:59:59-23:59 in year 10000, which the canonical text cannot hold. */
+	if (!in_range(us))
+		return false;
+	*epoch_us = us;
 	return true;
 }
 
 bool ts_from_unix(double secs, int64_t *epoch_us)
 {
+	int64_t us;
 	if (!isfinite(secs) || secs < 0)
 		return false;
-	if (secs > 1e11)
-		secs /= 1000.0;     /* milliseconds */
-	if (secs >= 253402300800.0) /* year 10000 */
+	if (secs > 1e11) {                     /* milliseconds */
+		if (secs >= 253402300800000.0) /* year 10000 */
+			return false;
+		/* Whole milliseconds exactly: divided into seconds first, a double is off by
+		 * microseconds at these magnitudes. */
+		us = secs == floor(secs) ? (int64_t)secs * 1000 : llround(secs * 1000.0);
+	} else {
+		us = llround(secs * 1e6);
+	}
+	/* The instant itself is checked too, so that no rounding can make it unformattable. */
+	if (!in_range(us))
 		return false;
-	*epoch_us = (int64_t)llround(secs * 1e6);
+	*epoch_us = us;
 	return true;
 }
 
-void ts_format(int64_t epoch_us, char out[TS_LEN])
+bool ts_format(int64_t epoch_us, char out[TS_LEN])
 {
+	out[0] = '\0';
+	if (!in_range(epoch_us))
+		return false; /* never a truncated or five-digit year */
 	int64_t secs = epoch_us / 1000000, us = epoch_us % 1000000;
 	if (us < 0)
 		us += 1000000, secs -= 1;
@@ -138,11 +165,13 @@ void ts_format(int64_t epoch_us, char out[TS_LEN])
 	int64_t y;
 	int m, d;
 	civil_from_days(days, &y, &m, &d);
-	char buf[64];
-	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d,
-		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)us);
-	memcpy(out, buf, TS_LEN - 1);
-	out[TS_LEN - 1] = '\0';
+	int n = snprintf(out, TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d,
+			 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)us);
+	if (n != TS_LEN - 1) { /* cannot happen in range; never hand out a cut string */
+		out[0] = '\0';
+		return false;
+	}
+	return true;
 }
 
 int64_t ts_now_us(void)

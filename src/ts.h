@@ -11,14 +11,19 @@
 /* ISO 8601 / RFC 3339: a date, optionally 'T' or ' ' and a time with optional seconds,
  * fraction (any digits; kept to microseconds) and offset (Z, +HH, +HHMM, +HH:MM).
  * A time without an offset is taken as UTC. Returns false for anything else,
- * including impossible dates (2026-02-30) and years outside 1..9999. */
+ * including impossible dates (2026-02-30) and instants outside years 1..9999 in UTC
+ * (checked after the offset is applied: 0001-01-01T00:00:00+01:00 is refused). */
 bool ts_parse_iso(const char *s, int64_t *epoch_us);
 
-/* Unix time in seconds (fraction allowed); values past 1e11 are taken as milliseconds. */
+/* Unix time in seconds (fraction allowed); values past 1e11 are taken as milliseconds.
+ * False for negative times and for times in year 10000 or later. */
 bool ts_from_unix(double secs, int64_t *epoch_us);
 
-/* Writes the canonical form of epoch_us into out[TS_LEN]. */
-void ts_format(int64_t epoch_us, char out[TS_LEN]);
+/* Writes the canonical form of epoch_us into out[TS_LEN]. Returns false, with out
+ * empty, when epoch_us is outside years 1..9999 UTC: the text is never cut short or
+ * wrong. (Not marked warn_unused_result: formatting the clock's own time cannot fail;
+ * anything derived from a body must check the result.) */
+bool ts_format(int64_t epoch_us, char out[TS_LEN]);
 
 /* Current time, microseconds since the epoch. */
 int64_t ts_now_us(void);

@@ -8,8 +8,7 @@ static const char *iso(const char *in)
 	int64_t us;
 	if (!ts_parse_iso(in, &us))
 		return NULL;
-	ts_format(us, out);
-	return out;
+	return ts_format(us, out) ? out : "(ts_format refused a parsed time)";
 }
 
 int main(void)
@@ -41,15 +40,49 @@ int main(void)
 	is_str(iso("2026-5-19"), NULL, "one-digit month");
 	is_str(iso("2026-05-19T15:02:14+25:00"), NULL, "offset out of range");
 
+	/* The range is years 1..9999 in UTC, checked after the offset is applied. */
+	is_str(iso("0001-01-01T00:00:00Z"), "0001-01-01T00:00:00.000000Z",
+	       "first instant of year 1");
+	is_str(iso("9999-12-31T23:59:59.999999Z"), "9999-12-31T23:59:59.999999Z",
+	       "last instant of year 9999");
+	is_str(iso("0001-01-01T00:00:00+23:59"), NULL, "year 1 pushed into year 0 by its offset");
+	is_str(iso("0001-01-01T00:00:00+00:01"), NULL, "one minute before year 1");
+	is_str(iso("0001-01-01T23:59:00+23:59"), "0001-01-01T00:00:00.000000Z",
+	       "an offset that stays inside year 1");
+	is_str(iso("9999-12-31T23:59:59-23:59"), NULL, "year 9999 pushed into year 10000");
+	is_str(iso("9999-12-31T23:59:59.999999-00:01"), NULL, "one minute past year 9999");
+	is_str(iso("9999-12-31T00:00:00-23:59"), "9999-12-31T23:59:00.000000Z",
+	       "an offset that stays inside year 9999");
+	is_str(iso("9999-12-31T23:59:60Z"), "9999-12-31T23:59:59.999999Z",
+	       "a leap second at the very end stays in range");
+
 	char out[TS_LEN];
 	int64_t us;
 	ok(ts_from_unix(1779202001, &us), "unix seconds");
-	ts_format(us, out);
+	ok(ts_format(us, out), "unix seconds format");
 	is_str(out, "2026-05-19T14:46:41.000000Z", "unix seconds formatted");
 	ok(ts_from_unix(1779202001123.0, &us), "unix milliseconds");
-	ts_format(us, out);
+	ok(ts_format(us, out), "unix milliseconds format");
 	is_str(out, "2026-05-19T14:46:41.123000Z", "milliseconds detected");
 	ok(!ts_from_unix(-1, &us), "negative unix time refused");
 	ok(!ts_from_unix(1e300, &us), "absurd unix time refused");
+	/* Past 1e11 a number is milliseconds: only they reach year 10000. */
+	ok(ts_from_unix(253402300799999.0, &us) && ts_format(us, out),
+	   "last millisecond of year 9999");
+	is_str(out, "9999-12-31T23:59:59.999000Z", "last millisecond of year 9999 formatted");
+	ok(!ts_from_unix(253402300800000.0, &us), "first millisecond of year 10000 refused");
+	ok(!ts_from_unix(253402300799999.9999, &us),
+	   "a fraction that rounds into year 10000 refused");
+
+	/* ts_format refuses rather than truncating: never a wrong string. */
+	ok(!ts_format(253402300800LL * 1000000, out), "year 10000 not formatted");
+	is_str(out, "", "nothing written for year 10000");
+	ok(!ts_format(-62135596800LL * 1000000 - 1, out), "year 0 not formatted");
+	is_str(out, "", "nothing written for year 0");
+	ok(!ts_format(INT64_MAX, out) && !ts_format(INT64_MIN, out), "extremes not formatted");
+	ok(ts_format(-62135596800LL * 1000000, out), "year 1 formatted");
+	is_str(out, "0001-01-01T00:00:00.000000Z", "year 1 text");
+	ok(ts_format(0, out), "the epoch formatted");
+	is_str(out, "1970-01-01T00:00:00.000000Z", "the epoch text");
 	return done_testing();
 }
