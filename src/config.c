@@ -126,6 +126,13 @@ static int dotenv_read(const char *path, char *err, size_t errlen)
 		dotenv = grown;
 		dotenv[dotenv_len].name = strdup(s);
 		dotenv[dotenv_len].value = strdup(val);
+		if (!dotenv[dotenv_len].name || !dotenv[dotenv_len].value) {
+			free(dotenv[dotenv_len].name);
+			free(dotenv[dotenv_len].value);
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
+		}
 		dotenv_len++;
 	}
 	fclose(f);
@@ -194,7 +201,18 @@ int cfg_load(struct config *cfg, const char *dotenv_path, char *err, size_t errl
 	return 0;
 }
 
-void cfg_each_unknown(bool (*is_known)(const char *name), void (*fn)(const char *name))
+static bool known_name(const char *name, bool (*is_known)(const char *name))
+{
+	if (is_known && is_known(name))
+		return true;
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+void cfg_each_unknown(bool (*is_known)(const char *name),
+		      void (*fn)(const char *name, const char *source))
 {
 	for (char **env = environ; *env; env++) {
 		if (strncmp(*env, "CALLBRIDGE_", 11) != 0)
@@ -205,11 +223,18 @@ void cfg_each_unknown(bool (*is_known)(const char *name), void (*fn)(const char 
 			continue;
 		memcpy(name, *env, n);
 		name[n] = '\0';
-		bool known = is_known && is_known(name);
-		for (size_t i = 0; !known && i < sizeof table / sizeof table[0]; i++)
-			known = strcmp(table[i].name, name) == 0;
-		if (!known)
-			fn(name);
+		if (!known_name(name, is_known))
+			fn(name, "environment");
+	}
+	/* .env is where settings are typed by hand, so where typos live. A name also in the
+	 * environment was reported above; one written twice in .env is reported once. */
+	for (size_t i = 0; i < dotenv_len; i++) {
+		const char *name = dotenv[i].name;
+		bool seen = getenv(name) != NULL;
+		for (size_t k = 0; !seen && k < i; k++)
+			seen = strcmp(dotenv[k].name, name) == 0;
+		if (!seen && strncmp(name, "CALLBRIDGE_", 11) == 0 && !known_name(name, is_known))
+			fn(name, ".env");
 	}
 }
 

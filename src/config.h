@@ -43,9 +43,11 @@ int cfg_load(struct config *cfg, const char *dotenv_path, char *err, size_t errl
  * per-platform variables (CALLBRIDGE_<SLUG>_SECRET) that the table lists as a pattern. */
 const char *cfg_lookup(const char *name);
 
-/* Names of CALLBRIDGE_* variables that are set but mean nothing (typos); calls fn for
- * each. is_known lets other modules claim their own patterned names. */
-void cfg_each_unknown(bool (*is_known)(const char *name), void (*fn)(const char *name));
+/* Names of CALLBRIDGE_* variables that are set, in the environment or in the `.env` read
+ * by cfg_load, but mean nothing (typos); calls fn once for each, with source
+ * "environment" or ".env". is_known lets other modules claim their own patterned names. */
+void cfg_each_unknown(bool (*is_known)(const char *name),
+		      void (*fn)(const char *name, const char *source));
 
 /* Prints the table as the README's Markdown rows (the docs test compares them). */
 void cfg_print_table(FILE *out);

@@ -2,6 +2,7 @@
  * (see export.h; the protocol and why it never skips a row: 0003_change_feed.sql).
  * Blocking libpq on a connection of its own: this is a command, not the server. */
 #include "export.h"
+#include "db.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -152,8 +153,8 @@ static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
 	return rc;
 }
 
-int export_run(const char *conninfo, const struct export_args *a, FILE *out, char *err,
-	       size_t errlen)
+int export_run(const char *conninfo, int timeout_s, const struct export_args *a, FILE *out,
+	       char *err, size_t errlen)
 {
 	int rc = -1;
 	const struct feed_table *t;
@@ -167,12 +168,9 @@ int export_run(const char *conninfo, const struct export_args *a, FILE *out, cha
 	if (parse_args(a, &t, &cur, &limit, err, errlen) < 0)
 		return -1;
 	snprintf(limit_s, sizeof limit_s, "%ld", limit);
-	pg = PQconnectdb(conninfo);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
-		err[strcspn(err, "\n")] = '\0';
+	pg = db_connect(conninfo, timeout_s, err, errlen);
+	if (!pg)
 		goto done;
-	}
 	/* One snapshot for the horizon and the rows; timestamps printed in UTC. */
 	if (exec_ok(pg, "SET TIME ZONE 'UTC'", err, errlen) < 0 ||
 	    exec_ok(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0)

@@ -28,8 +28,9 @@ struct export_args {
 int export_check(const struct export_args *a, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* Writes the page and the cursor line to out. Returns 0, or -1 with err filled. */
-int export_run(const char *conninfo, const struct export_args *a, FILE *out, char *err,
-	       size_t errlen) __attribute__((warn_unused_result));
+/* Writes the page and the cursor line to out. Returns 0, or -1 with err filled.
+ * timeout_s: the connect timeout (see db.h). */
+int export_run(const char *conninfo, int timeout_s, const struct export_args *a, FILE *out,
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

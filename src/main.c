@@ -87,9 +87,9 @@ static bool patterned_name(const char *name)
 	return false;
 }
 
-static void warn_unknown(const char *name)
+static void warn_unknown(const char *name, const char *source)
 {
-	log_warn("unknown setting ignored (a typo?)", "name", name);
+	log_warn("unknown setting ignored (a typo?)", "name", name, "in", source);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -188,7 +188,8 @@ static int serve(const struct config *cfg)
 			"DATABASE_URL is not set (make run starts a local PostgreSQL and sets it)");
 	if (load_secrets(cfg) != 0)
 		return 1;
-	int pending = migrate_pending(cfg->database_url, err, sizeof err);
+	int pending = migrate_pending(cfg->database_url, cfg->db_connect_timeout_seconds, err,
+				      sizeof err);
 	if (pending > 0)
 		log_warn("database schema is not up to date: run `callbridge migrate`");
 	else if (pending < 0)
@@ -351,14 +352,16 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "export")) {
 		if (!cfg.database_url)
 			rc = die("%s", "DATABASE_URL is not set");
-		else if (export_run(cfg.database_url, &exp, stdout, err, sizeof err) < 0)
+		else if (export_run(cfg.database_url, cfg.db_connect_timeout_seconds, &exp, stdout,
+				    err, sizeof err) < 0)
 			rc = die("%s", err);
 		else
 			rc = 0;
 	} else if (!strcmp(cmd, "migrate")) {
 		if (!cfg.database_url)
 			rc = die("%s", "DATABASE_URL is not set");
-		else if ((rc = migrate_run(cfg.database_url, err, sizeof err)) < 0)
+		else if ((rc = migrate_run(cfg.database_url, cfg.db_connect_timeout_seconds, err,
+					   sizeof err)) < 0)
 			rc = die("%s", err);
 		else {
 			char n[16];

@@ -1,5 +1,6 @@
 /* migrate — ordered, once-only, lock-protected schema migrations (see migrate.h). */
 #include "migrate.h"
+#include "db.h"
 #include "log.h"
 
 #include <stdbool.h>
@@ -22,15 +23,11 @@ static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
 	return rc;
 }
 
-static PGconn *open_conn(const char *conninfo, char *err, size_t errlen)
+static PGconn *open_conn(const char *conninfo, int timeout_s, char *err, size_t errlen)
 {
-	PGconn *pg = PQconnectdb(conninfo);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
-		err[strcspn(err, "\n")] = '\0';
-		PQfinish(pg);
+	PGconn *pg = db_connect(conninfo, timeout_s, err, errlen);
+	if (!pg)
 		return NULL;
-	}
 	PGresult *r = PQexec(pg, "SET client_min_messages = warning");
 	PQclear(r);
 	return pg;
@@ -54,10 +51,10 @@ static const char create_table[] =
 	"CREATE TABLE IF NOT EXISTS callbridge.schema_migrations ("
 	" version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
 
-int migrate_run(const char *conninfo, char *err, size_t errlen)
+int migrate_run(const char *conninfo, int timeout_s, char *err, size_t errlen)
 {
 	int count = 0;
-	PGconn *pg = open_conn(conninfo, err, errlen);
+	PGconn *pg = open_conn(conninfo, timeout_s, err, errlen);
 	if (!pg)
 		return -1;
 	if (exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) < 0 ||
@@ -108,10 +105,10 @@ done:
 	return count;
 }
 
-int migrate_pending(const char *conninfo, char *err, size_t errlen)
+int migrate_pending(const char *conninfo, int timeout_s, char *err, size_t errlen)
 {
 	int pending = 0;
-	PGconn *pg = open_conn(conninfo, err, errlen);
+	PGconn *pg = open_conn(conninfo, timeout_s, err, errlen);
 	if (!pg)
 		return -1;
 	PGresult *r = PQexec(pg, "SELECT to_regclass('callbridge.schema_migrations') IS NOT NULL");

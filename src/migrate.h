@@ -15,11 +15,13 @@ struct migration {
 extern const struct migration migrate_list[];
 extern const int migrate_count;
 
-/* Returns the number applied (0 when up to date), or -1 with err filled. */
-int migrate_run(const char *conninfo, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Returns the number applied (0 when up to date), or -1 with err filled. timeout_s: the
+ * connect timeout (see db.h). */
+int migrate_run(const char *conninfo, int timeout_s, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Number of compiled-in migrations not applied yet in the database, or -1 with err. */
-int migrate_pending(const char *conninfo, char *err, size_t errlen)
+int migrate_pending(const char *conninfo, int timeout_s, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -2,6 +2,7 @@
  * blocking libpq on a connection of their own (this is a command, not the server); each
  * page is then written through the asynchronous writer exactly as live deliveries are. */
 #include "replay.h"
+#include "db.h"
 #include "intake.h"
 #include "log.h"
 #include "pgw.h"
@@ -66,12 +67,10 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 	struct item *items = NULL;
 	long long after = 0;
 	long total = 0, refused = 0;
-	PGconn *pg = PQconnectdb(cfg->database_url);
+	PGconn *pg = db_connect(cfg->database_url, cfg->db_connect_timeout_seconds, err, errlen);
 
-	if (PQstatus(pg) != CONNECTION_OK) {
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
+	if (!pg)
 		goto done;
-	}
 	r.base = event_base_new();
 	struct pgw_options opt = {1,
 				  cfg->batch_max,

@@ -11,6 +11,28 @@ static int load(struct config *c, const char *dotenv, char *err)
 	return cfg_load(c, dotenv, err, 256);
 }
 
+/* What cfg_each_unknown reports, as "NAME@source " in order. */
+static char unknown[512];
+
+static void collect(const char *name, const char *source)
+{
+	size_t n = strlen(unknown);
+	snprintf(unknown + n, sizeof unknown - n, "%s@%s ", name, source);
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static bool claims_secret(const char *name)
+{
+	return strcmp(name, "CALLBRIDGE_SIMZ_SECRET") == 0;
+}
+
 int main(void)
 {
 	struct config c;
@@ -51,6 +73,30 @@ int main(void)
 	ok(c.batch_max == 64, "single quotes stripped");
 	ok(c.max_inflight == 4096, "empty value means the default");
 	is_str(cfg_lookup("DATABASE_URL"), "postgresql://u@h/db", "lookup sees .env");
+
+	/* Unknown CALLBRIDGE_* names warn wherever they are set: a typo in .env is no
+	 * quieter than one in the environment. */
+	f = fopen(path, "w");
+	fputs("CALLBRIDGE_BATCH_MAXX=64\nCALLBRIDGE_SIMZ_SECRET=s\nCALLBRIDGE_BATCH_MAX=8\n"
+	      "CALLBRIDGE_TYPO_BOTH=1\nCALLBRIDGE_BATCH_MAXX=65\nOTHER_VARIABLE=1\n",
+	      f);
+	fclose(f);
+	setenv("CALLBRIDGE_TYPO_BOTH", "1", 1);
+	setenv("CALLBRIDGE_ENV_TYPO", "1", 1);
+	ok(load(&c, path, err) == 0, ".env with unknown names loads");
+	unknown[0] = '\0';
+	cfg_each_unknown(claims_secret, collect);
+	ok(count(unknown, "CALLBRIDGE_BATCH_MAXX@.env ") == 1, "a typo in .env is reported, once");
+	ok(count(unknown, "CALLBRIDGE_ENV_TYPO@environment ") == 1,
+	   "a typo in the environment is reported");
+	ok(count(unknown, "CALLBRIDGE_TYPO_BOTH@") == 1 &&
+		   count(unknown, "CALLBRIDGE_TYPO_BOTH@environment ") == 1,
+	   "a typo in both is reported once, as the environment's");
+	ok(!strstr(unknown, "CALLBRIDGE_SIMZ_SECRET") &&
+		   !strstr(unknown, "CALLBRIDGE_BATCH_MAX@") && !strstr(unknown, "OTHER_VARIABLE"),
+	   "known, claimed and non-CALLBRIDGE_ names are not reported");
+	unsetenv("CALLBRIDGE_TYPO_BOTH");
+	unsetenv("CALLBRIDGE_ENV_TYPO");
 
 	f = fopen(path, "w");
 	fputs("NOT A SETTING\n", f);
