@@ -3,10 +3,10 @@
 # missing: with apt-get when run as root, otherwise prints the command to run.
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl"
+PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl apache2-utils"
 
 missing=""
-for tool in cc make pkg-config curl prove psql; do
+for tool in cc make pkg-config curl prove psql ab; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if command -v pkg-config >/dev/null 2>&1; then

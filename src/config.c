@@ -55,6 +55,8 @@ static const struct cfg_entry table[] = {
 	 300, NULL, "give up a connection attempt to PostgreSQL after this long"},
 	{"CALLBRIDGE_DB_RECONNECT_MAX_SECONDS", CFG_INT, F(db_reconnect_max_seconds), "10", 1, 3600,
 	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
+	{"CALLBRIDGE_COMMIT_DEADLINE_MS", CFG_INT, F(commit_deadline_ms), "2000", 100, 60000, NULL,
+	 "deliveries not committed this long after reaching the writer (a hung COMMIT) are spooled and answered, marked maybe stored (no spool: 503)"},
 	{"CALLBRIDGE_MAX_CONNECTIONS", CFG_INT, F(max_connections), "1000", 1, 1000000, NULL,
 	 "client connections at once (sets the open-files limit to this + 64); past it, new ones wait in the listen queue"},
 	{"CALLBRIDGE_WORKERS", CFG_INT, F(workers), "1", 1, 64, NULL,

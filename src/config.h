@@ -22,6 +22,7 @@ struct config {
 	int retry_after_seconds;
 	int db_connect_timeout_seconds;
 	int db_reconnect_max_seconds;
+	int commit_deadline_ms;
 	int read_timeout_seconds;
 	int max_connections;
 	int workers;

@@ -210,6 +210,8 @@ static int serve(const struct config *cfg)
 		.batch_timeout_s = 10,
 	};
 	sv.pgw = pgw_new(sv.base, cfg->database_url, &opt);
+	if (sv.pgw)
+		pgw_set_commit_deadline(sv.pgw, cfg->commit_deadline_ms);
 	if (sv.pgw && cfg->spool_dir[0]) {
 		sv.spool = spool_open(sv.base, cfg->spool_dir, (uint64_t)cfg->spool_max_bytes, err,
 				      sizeof err);

@@ -135,6 +135,25 @@ static void label_value(struct evbuffer *out, const char *s)
 	evbuffer_add(out, "\"", 1);
 }
 
+/* The writer's retried batches by reason, and deliveries handed back at their deadline. */
+static void render_retries(struct evbuffer *out, const struct pgw_stats *db)
+{
+	evbuffer_add_printf(out, "# HELP callbridge_batch_retries_total Batches rolled back and "
+				 "tried again, by reason.\n"
+				 "# TYPE callbridge_batch_retries_total counter\n");
+	for (int r = 0; r < PGW_RETRY_COUNT; r++)
+		evbuffer_add_printf(out, "callbridge_batch_retries_total{reason=\"%s\"} %llu\n",
+				    pgw_retry_name((enum pgw_retry)r),
+				    (unsigned long long)db->retries[r]);
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_commit_deadline_expired_total Deliveries not "
+			    "committed within CALLBRIDGE_COMMIT_DEADLINE_MS, handed back to be "
+			    "spooled.\n"
+			    "# TYPE callbridge_commit_deadline_expired_total counter\n"
+			    "callbridge_commit_deadline_expired_total %llu\n",
+			    (unsigned long long)db->expired);
+}
+
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp)
 {
 	evbuffer_add_printf(out,
@@ -242,6 +261,7 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			    "callbridge_batch_size_sum %llu\ncallbridge_batch_size_count %llu\n",
 			    (unsigned long long)bcum, (unsigned long long)db->batched,
 			    (unsigned long long)db->batches);
+	render_retries(out, db);
 	if (sp)
 		evbuffer_add_printf(
 			out,

@@ -275,6 +275,13 @@ enum phase { PH_PREPARE, PH_EVENTS, PH_ROWS, PH_ROLLBACK };
 /* R_EVENT and R_ROW belong to one delivery, R_EVENTS and R_ROWS to the whole batch. */
 enum role { R_PREPARE, R_BEGIN, R_EVENT, R_EVENTS, R_ROW, R_ROWS, R_COMMIT, R_ROLLBACK, R_SYNC };
 
+/* A row (or transcript) of the batch to be written, by the key it locks: platform and
+ * up to two more strings (NULL past the key's end), then batch position and row. */
+struct ref {
+	const char *k[3];
+	int i, r;
+};
+
 /* One expected answer in the pipeline, in send order. */
 struct item {
 	enum role role;
@@ -290,10 +297,12 @@ struct conn {
 	struct event *io;    /* connect polling (one-shot) or reads (persistent) */
 	struct event *wio;   /* pending output */
 	struct event *timer; /* connect timeout, reconnect backoff or batch timeout */
+	struct event *due;   /* the commit deadline of the batch's first delivery due */
 	int backoff_ms;
 
-	struct pgw_delivery **batch;
+	struct pgw_delivery **batch; /* sorted by event key; NULL: left at its deadline */
 	int nbatch;
+	int nlive;          /* entries of batch not NULL */
 	int64_t started_ms; /* when this batch was sent */
 	bool many;          /* this batch is written with the array statements */
 	int matched;        /* deliveries named by the answer of ST_EVENTS */
@@ -302,9 +311,7 @@ struct conn {
 
 	/* Scratch for the array statements, kept from batch to batch. */
 	struct sbuf arr[ROW_MAXCOLS + 2];
-	const char *(*keys)[3]; /* batch_max * ROWS_MAX keys */
-	int *slots;             /* hash set over keys; nslots is a power of two */
-	int nslots;
+	struct ref *refs; /* batch_max * ROWS_MAX: the rows of one table, to sort */
 
 	int err_item; /* first failed item, or -1 */
 	char err_state[6];
@@ -316,9 +323,12 @@ struct pgw {
 	char *conninfo;
 	struct pgw_options opt;
 	struct conn *conns;
-	struct pgw_delivery *head, *tail;
+	struct pgw_delivery *head, *tail; /* the queue, in submission order */
+	uint64_t seq;                     /* of the next submission */
 	int inflight;
 	struct event *kick; /* starts a batch once the one in flight is late */
+	struct event *due;  /* the commit deadline of the queue's head */
+	int deadline_ms;    /* 0: none */
 	struct pgw_stats stats;
 };
 
@@ -378,6 +388,16 @@ static void arm_timer(struct conn *c, int ms)
 	evtimer_add(c->timer, &tv);
 }
 
+/* Sets a deadline timer to fire at due_ms (now_ms()'s clock). */
+static void arm_due(struct event *ev, int64_t due_ms)
+{
+	int64_t ms = due_ms - now_ms();
+	if (ms < 0)
+		ms = 0;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(ev, &tv);
+}
+
 static bool add_item(struct conn *c, enum role role, int d)
 {
 	if (c->nitems == c->cap) {
@@ -422,20 +442,48 @@ static bool send_sync(struct conn *c)
 	return PQpipelineSync(c->pg) && add_item(c, R_SYNC, -1);
 }
 
-/* Moves the batch back to the front of the queue, in order. */
+/* The batch is over (committed, handed back or retried): its deadline goes with it. */
+static void clear_batch(struct conn *c)
+{
+	c->nbatch = c->nlive = 0;
+	evtimer_del(c->due);
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(struct pgw_delivery *const *)a)->seq;
+	uint64_t y = (*(struct pgw_delivery *const *)b)->seq;
+	return (x > y) - (x < y);
+}
+
+/* Puts the batch's deliveries back into the queue, each at its place in submission
+ * order: the queue's head then stays the delivery due first (one deadline timer for the
+ * whole queue), and a retried delivery keeps its turn. A merge: retries are rare. */
 static void requeue_batch(struct conn *c)
 {
 	struct pgw *w = c->w;
-	for (int i = c->nbatch; i-- > 0;) {
-		struct pgw_delivery *d = c->batch[i];
-		if (!d)
-			continue;
-		d->next = w->head;
-		w->head = d;
-		if (!w->tail)
-			w->tail = d;
+	int n = 0;
+	for (int i = 0; i < c->nbatch; i++)
+		if (c->batch[i])
+			c->batch[n++] = c->batch[i];
+	qsort(c->batch, (size_t)n, sizeof *c->batch, seq_cmp);
+	struct pgw_delivery *head = NULL, **link = &head, *q = w->head, *last = NULL;
+	for (int i = 0; i < n || q;) {
+		if (q && (i == n || q->seq < c->batch[i]->seq)) {
+			last = q;
+			q = q->next;
+		} else {
+			last = c->batch[i++];
+		}
+		*link = last;
+		link = &last->next;
 	}
-	c->nbatch = 0;
+	*link = NULL;
+	w->head = head;
+	w->tail = last;
+	clear_batch(c);
+	if (w->head && w->deadline_ms > 0)
+		arm_due(w->due, w->head->due_ms);
 }
 
 static void start_rollback(struct conn *c)
@@ -455,35 +503,59 @@ static const char *status_text(const struct pgw_delivery *d)
 	return d->db_failed ? "failed" : names[d->mapped->status];
 }
 
-/* True when no two of the first n entries of c->keys (each up to three strings, a NULL
- * ending it early) are equal. */
-static bool keys_distinct(struct conn *c, int n)
+/* ---- lock order ----
+ * A statement locks rows in the order it writes them, so each writes its rows sorted by
+ * key, the same way in every transaction (see DESIGN). strcmp's order is not
+ * PostgreSQL's collation and need not be: any one total order over the keys will do. */
+
+static int str_cmp(const char *a, const char *b)
 {
-	int size = 16; /* a power of two, at least twice n: at most half full */
-	while (size < 2 * n && size < c->nslots)
-		size *= 2;
-	int mask = size - 1;
-	memset(c->slots, 0xff, (size_t)size * sizeof *c->slots);
-	for (int i = 0; i < n; i++) {
-		const char *const *k = c->keys[i];
-		uint32_t h = 2166136261u; /* FNV-1a */
-		for (int p = 0; p < 3 && k[p]; p++) {
-			for (const unsigned char *q = (const unsigned char *)k[p]; *q; q++)
-				h = (h ^ *q) * 16777619u;
-			h = (h ^ 0xffu) * 16777619u;
-		}
-		int at = (int)(h & (uint32_t)mask);
-		for (; c->slots[at] >= 0; at = (at + 1) & mask) {
-			const char *const *o = c->keys[c->slots[at]];
-			int p = 0;
-			while (p < 3 && k[p] && o[p] && !strcmp(k[p], o[p]))
-				p++;
-			if (p == 3 || (!k[p] && !o[p]))
-				return false;
-		}
-		c->slots[at] = i;
-	}
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static bool same_key(const struct ref *x, const struct ref *y)
+{
+	for (int p = 0; p < 3; p++)
+		if (str_cmp(x->k[p], y->k[p]) != 0)
+			return false;
 	return true;
+}
+
+/* By key, then by batch position and row: equal keys keep the batch's order. */
+static int ref_cmp(const void *a, const void *b)
+{
+	const struct ref *x = a, *y = b;
+	for (int p = 0; p < 3; p++) {
+		int d = str_cmp(x->k[p], y->k[p]);
+		if (d != 0)
+			return d;
+	}
+	if (x->i != y->i)
+		return x->i < y->i ? -1 : 1;
+	return (x->r > y->r) - (x->r < y->r);
+}
+
+/* Sorts refs[0..n-1]; true when no two of them share a key. */
+static bool refs_sort(struct ref *refs, int n)
+{
+	qsort(refs, (size_t)n, sizeof *refs, ref_cmp);
+	for (int j = 1; j < n; j++)
+		if (same_key(&refs[j - 1], &refs[j]))
+			return false;
+	return true;
+}
+
+/* By event key, then in submission order: a sender's repeat comes after its first. */
+static int event_cmp(const void *a, const void *b)
+{
+	const struct pgw_delivery *x = *(struct pgw_delivery *const *)a;
+	const struct pgw_delivery *y = *(struct pgw_delivery *const *)b;
+	int d = str_cmp(x->platform, y->platform);
+	if (d == 0)
+		d = str_cmp(x->dedupe_key, y->dedupe_key);
+	return d != 0 ? d : seq_cmp(a, b);
 }
 
 /* Sends a prepared statement whose n parameters are the arrays c->arr[0..n-1]. */
@@ -509,18 +581,19 @@ static bool send_arrays(struct conn *c, enum stmt st, int n, enum role role)
  * a few per delivery) unless one of its deliveries needs a statement of its own: a
  * replay, one that may be stored already (its count must not grow), one whose batch an
  * array statement failed (so that the error is pinned on the delivery causing it), or
- * a second delivery of the same event (an upsert cannot touch one row twice). */
-static bool batch_many(struct conn *c)
+ * a second delivery of the same event (an upsert cannot touch one row twice; the batch
+ * is sorted by event key, so the two are neighbours). */
+static bool batch_many(const struct conn *c)
 {
 	for (int i = 0; i < c->nbatch; i++) {
 		const struct pgw_delivery *d = c->batch[i];
 		if (d->replay_id > 0 || d->maybe_stored || d->row_by_row)
 			return false;
-		c->keys[i][0] = d->platform;
-		c->keys[i][1] = d->dedupe_key;
-		c->keys[i][2] = NULL;
+		if (i > 0 && !str_cmp(d->platform, c->batch[i - 1]->platform) &&
+		    !str_cmp(d->dedupe_key, c->batch[i - 1]->dedupe_key))
+			return false;
 	}
-	return keys_distinct(c, c->nbatch);
+	return true;
 }
 
 static bool send_event(struct conn *c, int i)
@@ -568,6 +641,7 @@ static void start_batch(struct conn *c)
 {
 	struct pgw *w = c->w;
 	int n = 0;
+	int64_t due = w->head ? w->head->due_ms : INT64_MAX; /* the queue's first is due first */
 	while (w->head && n < w->opt.batch_max) {
 		struct pgw_delivery *d = w->head;
 		w->head = d->next;
@@ -577,11 +651,14 @@ static void start_batch(struct conn *c)
 	}
 	if (!w->head)
 		w->tail = NULL;
-	c->nbatch = n;
+	c->nbatch = c->nlive = n;
 	c->started_ms = now_ms();
 	c->state = CS_BUSY;
 	c->phase = PH_EVENTS;
+	qsort(c->batch, (size_t)n, sizeof *c->batch, event_cmp); /* lock order */
 	c->many = batch_many(c);
+	if (w->deadline_ms > 0)
+		arm_due(c->due, due);
 	reset_items(c);
 	bool ok = send_simple(c, "BEGIN", R_BEGIN);
 	if (c->many)
@@ -622,7 +699,8 @@ static bool send_row(struct conn *c, int i, const struct row *row)
 }
 
 /* Steps (*i, *r) to the batch's next row of table t to be written; false past the end.
- * Start with *i = 0, *r = -1. */
+ * Start with *i = 0, *r = -1. Called only while no delivery has left the batch (rows are
+ * sent only then). */
 static bool next_row(const struct conn *c, enum row_table t, int *i, int *r)
 {
 	for (; *i < c->nbatch; (*i)++, *r = -1) {
@@ -636,32 +714,33 @@ static bool next_row(const struct conn *c, enum row_table t, int *i, int *r)
 	return false;
 }
 
-/* Writes the batch's rows of table t: with one array statement when their keys are all
- * distinct, else one statement per row, in batch order. */
+/* Writes the batch's rows of table t in key order: with one array statement when the
+ * batch is written that way and their keys are all distinct, else one statement per
+ * row. */
 static bool send_table(struct conn *c, enum row_table t)
 {
 	const struct row_spec *s = rows_spec(t);
 	int n = 0;
 	for (int i = 0, r = -1; next_row(c, t, &i, &r); n++) {
 		const struct row *row = &c->batch[i]->mapped->rows[r];
-		c->keys[n][0] = c->batch[i]->platform;
-		c->keys[n][1] = row->v[0];
-		c->keys[n][2] = s->nkeys > 1 ? row->v[1] : NULL;
+		c->refs[n] = (struct ref){
+			{c->batch[i]->platform, row->v[0], s->nkeys > 1 ? row->v[1] : NULL}, i, r};
 	}
 	if (n == 0)
 		return true;
-	if (!keys_distinct(c, n)) {
+	if (!refs_sort(c->refs, n) || !c->many) {
 		bool ok = true;
-		for (int i = 0, r = -1; ok && next_row(c, t, &i, &r);)
-			ok = send_row(c, i, &c->batch[i]->mapped->rows[r]);
+		for (int j = 0; ok && j < n; j++)
+			ok = send_row(c, c->refs[j].i,
+				      &c->batch[c->refs[j].i]->mapped->rows[c->refs[j].r]);
 		return ok;
 	}
 	int nparams = s->ncols + 2;
 	for (int k = 0; k < nparams; k++)
 		arr_begin(&c->arr[k]);
-	for (int i = 0, r = -1; next_row(c, t, &i, &r);) {
-		const struct pgw_delivery *d = c->batch[i];
-		const struct row *row = &d->mapped->rows[r];
+	for (int j = 0; j < n; j++) {
+		const struct pgw_delivery *d = c->batch[c->refs[j].i];
+		const struct row *row = &d->mapped->rows[c->refs[j].r];
 		arr_add(&c->arr[0], d->platform);
 		arr_add(&c->arr[1], event_time(d));
 		for (int k = 0; k < s->ncols; k++)
@@ -672,30 +751,40 @@ static bool send_table(struct conn *c, enum row_table t)
 	return send_arrays(c, (enum stmt)(ST_ROWS0 + t), nparams, R_ROWS);
 }
 
+/* Writes the batch's transcripts, one statement per call, in key order: put_transcript
+ * locks the call's row and then its segments. */
+static bool send_transcripts(struct conn *c)
+{
+	int n = 0;
+	for (int i = 0; i < c->nbatch; i++) {
+		const struct pgw_delivery *d = c->batch[i];
+		const struct transcript *t = &d->mapped->transcript;
+		if (writes_rows(d) && t->call_external_id && t->json)
+			c->refs[n++] = (struct ref){{d->platform, t->call_external_id, NULL}, i, 0};
+	}
+	(void)refs_sort(c->refs, n); /* one call twice: both run, in the batch's order */
+	bool ok = true;
+	for (int j = 0; ok && j < n; j++) {
+		const struct pgw_delivery *d = c->batch[c->refs[j].i];
+		const struct transcript *t = &d->mapped->transcript;
+		const char *vals[4] = {d->platform, t->call_external_id, event_time(d), t->json};
+		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL, NULL,
+					 0) &&
+		     add_item(c, R_ROW, c->refs[j].i);
+	}
+	return ok;
+}
+
+/* The second round trip: the rows of every table in enum order, then the transcripts
+ * (the lock order of DESIGN), then COMMIT. */
 static void send_rows(struct conn *c)
 {
 	c->phase = PH_ROWS;
 	reset_items(c);
 	bool ok = true;
-	for (int t = 0; ok && c->many && t < TBL_COUNT; t++)
+	for (int t = 0; ok && t < TBL_COUNT; t++)
 		ok = send_table(c, (enum row_table)t);
-	for (int i = 0; ok && i < c->nbatch; i++) {
-		const struct pgw_delivery *d = c->batch[i];
-		if (!writes_rows(d))
-			continue;
-		const struct mapped *m = d->mapped;
-		for (int r = 0; ok && !c->many && r < m->nrows; r++)
-			ok = send_row(c, i, &m->rows[r]);
-		const struct transcript *t = &m->transcript;
-		if (ok && t->call_external_id && t->json) {
-			const char *vals[4] = {d->platform, t->call_external_id, event_time(d),
-					       t->json};
-			ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL,
-						 NULL, 0) &&
-			     add_item(c, R_ROW, i);
-		}
-	}
-	ok = ok && send_simple(c, "COMMIT", R_COMMIT) && send_sync(c);
+	ok = ok && send_transcripts(c) && send_simple(c, "COMMIT", R_COMMIT) && send_sync(c);
 	if (!ok) {
 		conn_lost(c, PQerrorMessage(c->pg));
 		return;
@@ -710,14 +799,35 @@ static bool data_error(const char *sqlstate)
 	       !strncmp(sqlstate, "54", 2);
 }
 
+const char *pgw_retry_name(enum pgw_retry r)
+{
+	static const char *const names[PGW_RETRY_COUNT] = {
+		[PGW_RETRY_DEADLOCK] = "deadlock", [PGW_RETRY_SERIALIZATION] = "serialization",
+		[PGW_RETRY_DATA] = "data",         [PGW_RETRY_DEADLINE] = "deadline",
+		[PGW_RETRY_OTHER] = "other",
+	};
+	return r >= 0 && r < PGW_RETRY_COUNT ? names[r] : "other";
+}
+
+static enum pgw_retry retry_reason(const char *sqlstate)
+{
+	if (!strcmp(sqlstate, "40P01"))
+		return PGW_RETRY_DEADLOCK;
+	if (!strcmp(sqlstate, "40001"))
+		return PGW_RETRY_SERIALIZATION;
+	return PGW_RETRY_OTHER;
+}
+
 /* Retries the batch after a transient error, giving up on deliveries tried thrice. */
 static void retry_or_give_up(struct conn *c)
 {
 	log_warn("batch failed, retrying", "sqlstate", c->err_state, "error", c->err_msg);
+	c->w->stats.retries[retry_reason(c->err_state)]++;
 	for (int i = 0; i < c->nbatch; i++) {
 		struct pgw_delivery *d = c->batch[i];
-		if (++d->attempts >= 3) {
+		if (d && ++d->attempts >= 3) {
 			c->batch[i] = NULL;
+			c->nlive--;
 			finish(c->w, d, PGW_UNAVAILABLE);
 		}
 	}
@@ -731,6 +841,7 @@ static void retry_row_by_row(struct conn *c)
 {
 	log_info("batch refused as a whole; retrying it delivery by delivery", "sqlstate",
 		 c->err_state, "error", c->err_msg);
+	c->w->stats.retries[PGW_RETRY_DATA]++;
 	for (int i = 0; i < c->nbatch; i++)
 		if (c->batch[i])
 			c->batch[i]->row_by_row = true;
@@ -756,6 +867,14 @@ static void segment_done(struct conn *c)
 		break;
 	case PH_EVENTS:
 		evtimer_del(c->timer);
+		if (!bad && c->nlive < c->nbatch) {
+			/* Deliveries left at their deadline: their rows cannot be written any
+			 * more, so their events must not be committed either. */
+			w->stats.retries[PGW_RETRY_DEADLINE]++;
+			requeue_batch(c);
+			start_rollback(c);
+			return;
+		}
 		if (!bad && c->many && c->matched != c->nbatch) {
 			snprintf(c->err_msg, sizeof c->err_msg, "%d of %d deliveries answered",
 				 c->matched, c->nbatch);
@@ -772,12 +891,16 @@ static void segment_done(struct conn *c)
 			retry_row_by_row(c);
 		} else if (bad->role == R_EVENT && data_error(c->err_state)) {
 			struct pgw_delivery *d = c->batch[bad->d];
-			c->batch[bad->d] = NULL;
-			snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
-			log_warn("event refused by the database", "platform", d->platform,
-				 "dedupe_key", d->dedupe_key, "sqlstate", c->err_state, "error",
-				 c->err_msg);
-			finish(w, d, PGW_REJECTED);
+			w->stats.retries[PGW_RETRY_DATA]++;
+			if (d) { /* else it has left at its deadline; the spool has it */
+				c->batch[bad->d] = NULL;
+				c->nlive--;
+				snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
+				log_warn("event refused by the database", "platform", d->platform,
+					 "dedupe_key", d->dedupe_key, "sqlstate", c->err_state,
+					 "error", c->err_msg);
+				finish(w, d, PGW_REJECTED);
+			}
 			requeue_batch(c);
 		} else {
 			retry_or_give_up(c);
@@ -787,17 +910,21 @@ static void segment_done(struct conn *c)
 	case PH_ROWS:
 		evtimer_del(c->timer);
 		if (!bad) {
+			/* Deliveries that left at their deadline are committed too: their
+			 * copies in the spool, marked maybe stored, will find them. */
 			w->stats.batches++;
-			w->stats.batched += (uint64_t)c->nbatch;
+			w->stats.batched += (uint64_t)c->nlive;
 			w->stats.row_by_row += !c->many;
 			int b = 0;
-			while (b < PGW_BATCH_BUCKETS && c->nbatch > (1 << b))
+			while (b < PGW_BATCH_BUCKETS && c->nlive > (1 << b))
 				b++;
 			w->stats.batch_hist[b]++;
-			for (int i = 0; i < c->nbatch; i++)
-				finish(w, c->batch[i],
-				       c->batch[i]->fresh ? PGW_STORED : PGW_DUPLICATE);
-			c->nbatch = 0;
+			for (int i = 0; i < c->nbatch; i++) {
+				struct pgw_delivery *d = c->batch[i];
+				if (d)
+					finish(w, d, d->fresh ? PGW_STORED : PGW_DUPLICATE);
+			}
+			clear_batch(c);
 			c->state = CS_IDLE;
 			break;
 		}
@@ -805,11 +932,15 @@ static void segment_done(struct conn *c)
 			retry_row_by_row(c);
 		} else if (bad->role == R_ROW && data_error(c->err_state)) {
 			struct pgw_delivery *d = c->batch[bad->d];
-			d->db_failed = true;
-			snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
-			log_warn("rows refused by the database; storing the event as failed",
-				 "platform", d->platform, "dedupe_key", d->dedupe_key, "sqlstate",
-				 c->err_state, "error", c->err_msg);
+			w->stats.retries[PGW_RETRY_DATA]++;
+			if (d) { /* else it has left at its deadline: the rest go on without it */
+				d->db_failed = true;
+				snprintf(d->detail, sizeof d->detail, "%s", c->err_msg);
+				log_warn(
+					"rows refused by the database; storing the event as failed",
+					"platform", d->platform, "dedupe_key", d->dedupe_key,
+					"sqlstate", c->err_state, "error", c->err_msg);
+			}
 			requeue_batch(c);
 		} else {
 			retry_or_give_up(c);
@@ -841,7 +972,7 @@ static struct pgw_delivery *batch_find(const struct conn *c, const char *platfor
 {
 	for (int k = 0; k < c->nbatch; k++) {
 		struct pgw_delivery *d = c->batch[(hint + k) % c->nbatch];
-		if (!strcmp(d->dedupe_key, key) && !strcmp(d->platform, platform))
+		if (d && !strcmp(d->dedupe_key, key) && !strcmp(d->platform, platform))
 			return d;
 	}
 	return NULL;
@@ -858,7 +989,7 @@ static void take_result(struct conn *c, const struct item *it, PGresult *r)
 		snprintf(c->err_msg, sizeof c->err_msg, "%s", msg ? msg : PQresultErrorMessage(r));
 		return;
 	}
-	if (it->role == R_EVENT && st == PGRES_TUPLES_OK && PQntuples(r) == 1)
+	if (it->role == R_EVENT && st == PGRES_TUPLES_OK && PQntuples(r) == 1 && c->batch[it->d])
 		read_event(c->batch[it->d], r, 0, 0);
 	if (it->role == R_EVENTS && st == PGRES_TUPLES_OK) {
 		for (int j = 0; j < PQntuples(r); j++) {
@@ -1041,7 +1172,7 @@ static void conn_lost(struct conn *c, const char *why)
 		c->batch[i]->commit_unknown = c->phase == PH_ROWS;
 		finish(w, c->batch[i], PGW_UNAVAILABLE);
 	}
-	c->nbatch = 0;
+	clear_batch(c);
 	reset_items(c);
 
 	if (was_ready)
@@ -1073,11 +1204,11 @@ static int64_t wait_to_start(const struct pgw *w)
 	int writing = 0, smallest = w->opt.batch_max;
 	for (int i = 0; i < w->opt.connections; i++) {
 		const struct conn *c = &w->conns[i];
-		if (c->state != CS_BUSY || c->nbatch == 0)
+		if (c->state != CS_BUSY || c->nlive == 0)
 			continue;
-		writing += c->nbatch;
-		if (c->nbatch < smallest)
-			smallest = c->nbatch;
+		writing += c->nlive;
+		if (c->nlive < smallest)
+			smallest = c->nlive;
 		int64_t left = c->started_ms + OVERTAKE_MS - now;
 		if (left > wait)
 			wait = left;
@@ -1099,6 +1230,10 @@ static void pgw_kick(struct pgw *w)
 		}
 		start_batch(&w->conns[i]);
 	}
+	/* Deliveries left waiting: the queue's deadline timer, set for its head (the first
+	 * due), is kept pending while any wait; a stale one fires early and is set again. */
+	if (w->head && w->deadline_ms > 0 && !evtimer_pending(w->due, NULL))
+		arm_due(w->due, w->head->due_ms);
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -1106,6 +1241,91 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pgw_kick(arg);
+}
+
+/* ---- commit deadlines (see DESIGN) ---- */
+
+/* Deliveries due within this long of a deadline firing go with it, so that one firing
+ * takes those submitted together, a few milliseconds apart. */
+#define DUE_SLACK_MS 10
+
+/* Reports UNAVAILABLE each delivery of list (linked by next), now taken out of the
+ * queue or its batch. Reads next before done(), which may free the delivery. */
+static void expire(struct pgw *w, struct pgw_delivery *list, bool commit_unknown)
+{
+	while (list) {
+		struct pgw_delivery *d = list;
+		list = d->next;
+		d->commit_unknown = commit_unknown;
+		w->stats.expired++;
+		finish(w, d, PGW_UNAVAILABLE);
+	}
+}
+
+/* The first delivery of a batch in flight is due: those due leave the batch, which goes
+ * on without them (its statements are sent; their answers about them are ignored). */
+static void on_batch_due(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	int64_t now = now_ms(), next = INT64_MAX;
+	struct pgw_delivery *gone = NULL, **link = &gone;
+	int n = 0;
+	for (int i = 0; i < c->nbatch; i++) {
+		struct pgw_delivery *d = c->batch[i];
+		if (!d)
+			continue;
+		if (d->due_ms > now + DUE_SLACK_MS) {
+			next = d->due_ms < next ? d->due_ms : next;
+			continue;
+		}
+		c->batch[i] = NULL;
+		c->nlive--;
+		*link = d;
+		link = &d->next;
+		n++;
+	}
+	*link = NULL;
+	if (next != INT64_MAX)
+		arm_due(c->due, next);
+	if (!gone)
+		return;
+	/* Only once COMMIT is sent can the batch store them; before, it is rolled back. */
+	bool unknown = c->phase == PH_ROWS;
+	char count[16], ms[24];
+	snprintf(count, sizeof count, "%d", n);
+	snprintf(ms, sizeof ms, "%lld", (long long)(now - c->started_ms));
+	log_warn("the database did not commit in time; deliveries handed back", "deliveries", count,
+		 "batch_ms", ms, "waiting_for", unknown ? "commit" : "statements");
+	expire(c->w, gone, unknown);
+}
+
+/* The queue's head is due: every delivery due leaves the queue. */
+static void on_queue_due(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pgw *w = arg;
+	int64_t now = now_ms();
+	struct pgw_delivery *gone = w->head, *last = NULL;
+	while (w->head && w->head->due_ms <= now + DUE_SLACK_MS) {
+		last = w->head;
+		w->head = last->next;
+	}
+	if (!w->head)
+		w->tail = NULL;
+	else
+		arm_due(w->due, w->head->due_ms);
+	if (!last)
+		return;
+	last->next = NULL;
+	expire(w, gone, false); /* a queued delivery was never in a batch that could commit */
+}
+
+void pgw_set_commit_deadline(struct pgw *w, int ms)
+{
+	w->deadline_ms = ms > 0 ? ms : 0;
 }
 
 int pgw_submit(struct pgw *w, struct pgw_delivery *d)
@@ -1117,6 +1337,8 @@ int pgw_submit(struct pgw *w, struct pgw_delivery *d)
 	d->next = NULL;
 	d->fresh = d->db_failed = d->commit_unknown = d->row_by_row = false;
 	d->attempts = 0;
+	d->seq = w->seq++;
+	d->due_ms = w->deadline_ms > 0 ? now_ms() + w->deadline_ms : INT64_MAX;
 	d->detail[0] = '\0';
 	if (w->tail)
 		w->tail->next = d;
@@ -1138,7 +1360,8 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
 	w->conninfo = strdup(conninfo);
 	w->conns = calloc((size_t)opt->connections, sizeof *w->conns);
 	w->kick = evtimer_new(base, on_kick, w);
-	if (!w->conninfo || !w->conns || !w->kick)
+	w->due = evtimer_new(base, on_queue_due, w);
+	if (!w->conninfo || !w->conns || !w->kick || !w->due)
 		goto fail;
 	for (int i = 0; i < opt->connections; i++) {
 		struct conn *c = &w->conns[i];
@@ -1147,13 +1370,9 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
 		c->err_item = -1;
 		c->batch = calloc((size_t)opt->batch_max, sizeof *c->batch);
 		c->timer = evtimer_new(base, on_timer, c);
-		int nkeys = opt->batch_max * ROWS_MAX;
-		c->nslots = 1;
-		while (c->nslots < 2 * nkeys)
-			c->nslots *= 2;
-		c->keys = calloc((size_t)nkeys, sizeof *c->keys);
-		c->slots = calloc((size_t)c->nslots, sizeof *c->slots);
-		if (!c->batch || !c->timer || !c->keys || !c->slots)
+		c->due = evtimer_new(base, on_batch_due, c);
+		c->refs = calloc((size_t)opt->batch_max * ROWS_MAX, sizeof *c->refs);
+		if (!c->batch || !c->timer || !c->due || !c->refs)
 			goto fail;
 		conn_connect(c);
 	}
@@ -1176,6 +1395,8 @@ void pgw_free(struct pgw **wp)
 			event_free(c->wio);
 		if (c->timer)
 			event_free(c->timer);
+		if (c->due)
+			event_free(c->due);
 		if (c->pg)
 			PQfinish(c->pg);
 		for (int k = 0; k < c->nbatch; k++) {
@@ -1186,14 +1407,15 @@ void pgw_free(struct pgw **wp)
 		}
 		free(c->batch);
 		free(c->items);
-		free(c->keys);
-		free(c->slots);
+		free(c->refs);
 		for (int k = 0; k < ROW_MAXCOLS + 2; k++)
 			free(c->arr[k].p);
 	}
 	fail_queue(w);
 	if (w->kick)
 		event_free(w->kick);
+	if (w->due)
+		event_free(w->due);
 	free(w->conns);
 	free(w->conninfo);
 	free(w);

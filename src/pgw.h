@@ -4,7 +4,8 @@
  * DESIGN
  * Guarantees: a delivery's done() reports STORED or DUPLICATE only after the COMMIT that
  * holds its raw event row and all its mapped rows has succeeded; a delivery is never
- * half-written (one transaction); done() is called exactly once per submitted delivery.
+ * half-written (one transaction); done() is called exactly once per submitted delivery,
+ * and with a commit deadline, no later than that deadline after pgw_submit().
  *
  * Each connection is a non-blocking libpq connection in pipeline mode whose socket is
  * watched by libevent. Deliveries queue while a batch is in flight; an idle connection
@@ -19,6 +20,14 @@
  * replay, a delivery that may be stored already, the same event twice, or a delivery
  * whose batch a batch statement failed; and one table's rows are, when two of them
  * share a key (an upsert cannot touch one row twice).
+ * Lock order: every transaction takes its row locks in one global order — the events
+ * first, then each table in enum row_table order, then the transcripts, and within
+ * each of these by key (the batch is sorted by event key; each table's rows and the
+ * transcripts by theirs), in both ways of writing. Two batches then never wait for each
+ * other in a cycle, so PostgreSQL has no deadlock to break (each cost a second). A
+ * call's row is locked first by the calls upsert (every event writing an audit or a
+ * transcript writes its call too), so the audits' foreign-key lock and put_transcript's
+ * FOR UPDATE on it later add no order of their own.
  * A duplicate writes only its delivery_count, never its rows again. A replayed event
  * (replay_id set) updates its stored row's status instead, and its rows are written.
  * Errors: a data error (SQLSTATE class 22, 23 or 54) in a batch statement sends the
@@ -29,8 +38,17 @@
  * UNAVAILABLE. A lost connection reports UNAVAILABLE for its batch (the outcome of an
  * unanswered COMMIT is unknown: commit_unknown says so, and the caller resubmits such a
  * delivery with maybe_stored, so that finding it stored is not counted as a second
- * delivery) and is re-established with exponential backoff. While no connection is up, pgw_submit()
- * refuses at once so the caller can answer 503.
+ * delivery) and is re-established with exponential backoff. While no connection is up,
+ * pgw_submit() refuses at once so the caller can answer 503.
+ * Deadline: a delivery not committed the commit deadline after pgw_submit() (a hung
+ * COMMIT: a synchronous standby gone, a lock, a full disk) is reported UNAVAILABLE then,
+ * whether it waits in the queue or in a batch in flight. One taken out of a batch is
+ * detached from it: the batch's statements are already sent and go on, pgw never looks
+ * at that delivery again (retries skip it), and commit_unknown says whether its COMMIT
+ * was sent (the batch may still commit it later); a batch that loses a delivery before
+ * its COMMIT is sent is rolled back and the rest retried, since its rows can no longer
+ * be written. One timer per connection and one for the queue: the queue is kept in
+ * submission order (a retried batch is merged back into it), so its head is due first.
  *
  * States of a connection: DOWN (waiting to reconnect) -> CONNECTING -> BUSY (preparing
  * statements) -> IDLE <-> BUSY (a batch or a rollback in flight).
@@ -79,6 +97,8 @@ struct pgw_delivery {
 
 	/* Private to pgw. */
 	struct pgw_delivery *next;
+	uint64_t seq;   /* submission order */
+	int64_t due_ms; /* its deadline (monotonic clock), or INT64_MAX */
 	bool fresh;
 	bool db_failed;  /* rows refused: store the raw event as 'failed' */
 	bool row_by_row; /* an array statement failed in its batch: no more of them */
@@ -96,6 +116,16 @@ struct pgw_options {
 
 #define PGW_BATCH_BUCKETS 11 /* batch size histogram: <=1, <=2, ... <=1024, more */
 
+/* Why a batch was rolled back and its deliveries tried again. */
+enum pgw_retry {
+	PGW_RETRY_DEADLOCK,      /* 40P01 */
+	PGW_RETRY_SERIALIZATION, /* 40001 */
+	PGW_RETRY_DATA,     /* a delivery's data refused, or the answer incomplete: row by row */
+	PGW_RETRY_DEADLINE, /* a delivery left at its deadline before the COMMIT was sent */
+	PGW_RETRY_OTHER,
+	PGW_RETRY_COUNT
+};
+
 struct pgw_stats {
 	bool up;             /* at least one connection ready */
 	int inflight;        /* submitted, done() not yet called */
@@ -104,6 +134,8 @@ struct pgw_stats {
 	uint64_t row_by_row; /* committed batches written with statements per delivery */
 	uint64_t reconnects;
 	uint64_t batch_hist[PGW_BATCH_BUCKETS + 1];
+	uint64_t retries[PGW_RETRY_COUNT]; /* rolled-back batches tried again, by reason */
+	uint64_t expired; /* deliveries reported UNAVAILABLE at their commit deadline */
 };
 
 struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt);
@@ -112,7 +144,14 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
  * deliveries are in flight: then done() will not be called. */
 int pgw_submit(struct pgw *w, struct pgw_delivery *d) __attribute__((warn_unused_result));
 
+/* Sets the commit deadline, before the first pgw_submit(): done() then comes at the
+ * latest ms milliseconds after pgw_submit(). 0, the default: none (only batch_timeout_s
+ * bounds the wait, by dropping the connection). */
+void pgw_set_commit_deadline(struct pgw *w, int ms);
+
 bool pgw_ready(const struct pgw *w);
+/* The label of a retry reason in /metrics: "deadlock", "serialization", ... */
+const char *pgw_retry_name(enum pgw_retry r);
 void pgw_get_stats(const struct pgw *w, struct pgw_stats *out);
 
 /* Closes every connection; deliveries still queued or in flight are reported

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 pg_start
 migrate
-daemon_start CALLBRIDGE_DB_CONNECTIONS=1
+daemon_start CALLBRIDGE_DB_CONNECTIONS=1 CALLBRIDGE_COMMIT_DEADLINE_MS=60000 # the gate holds the database on purpose
 wait_ready || fail "daemon ready"
 
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }

@@ -30,7 +30,7 @@ is "$(sql "SELECT count(*) FROM callbridge.schema_migrations")" "$(ls "$ROOT"/sq
 "$BIN" migrate >"$TMP/out" 2>&1
 like "$? $(cat "$TMP/out")" 'migrations done applied=0' "migrate again: nothing to do, exit 0"
 
-daemon_start CALLBRIDGE_BOGUS_SETTING=1
+daemon_start CALLBRIDGE_BOGUS_SETTING=1 CALLBRIDGE_COMMIT_DEADLINE_MS=10000 # a 2 s lock below
 like "$(cat "$TMP/daemon.log")" 'unknown setting ignored .*name=CALLBRIDGE_BOGUS_SETTING' "unknown CALLBRIDGE_* variable warned about"
 wait_ready
 post simz "$FIX/simz/call_completed.json"
