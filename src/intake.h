@@ -15,7 +15,8 @@
 
 struct intake_error {
 	int status;       /* HTTP status to answer */
-	const char *code; /* machine-readable, e.g. "invalid_json" */
+	const char *code; /* machine-readable, e.g. "invalid_json"; every code is in the
+			     README's error table (tests/e2e/60-docs.t finds them in the source) */
 	char detail[200];
 };
 
