@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The docs cannot drift from the settings table: every row `callbridge config` prints is
 # in README.md verbatim, every setting is in .env.example with its default, and every
-# platform's secret variable is documented.
+# platform's secret variable is documented. Nor from the source: every error code the
+# daemon sends is in the README's error table.
 . "$(dirname "$0")/lib.sh"
 
 "$BIN" config >"$TMP/table"
@@ -26,4 +27,51 @@ like "$(grep -c 'CALLBRIDGE_<SLUG>_SECRET' "$ROOT/README.md")" '^[1-9]' "README 
 documented=$(grep -oE '^\| `[A-Z_]+`' "$ROOT/README.md" | tr -d '|` ' | grep -E '^(PORT|DATABASE_URL|CALLBRIDGE_)' | sort -u)
 known=$(cut -d'`' -f2 "$TMP/table" | sort -u)
 is "$(comm -23 <(echo "$documented") <(echo "$known") | tr '\n' ' ')" "" "README documents no setting the daemon does not have"
+
+# Every error code the daemon can send is in the README's error table (a row "| <4xx or
+# 5xx> | ... `code` ... |"). Codes are found in src/*.c, not listed here, so that a new
+# one cannot be forgotten. The pattern, which code that sends an error keeps to: an HTTP
+# status 4xx or 5xx written as a number, as an argument or table entry, followed in the
+# same statement by the code, a snake_case string literal — the first string literal
+# after the status (reply_error(s, req, 405, "method_not_allowed", ...), or a table entry
+# {"name", 431, "headers_too_large", ...}); or, when the argument right after the status
+# is a call, every literal that function returns (refuse(err, 401,
+# verify_result_name(v), ...)), or, when it is a variable, every literal assigned to a
+# variable of that name in the file (*code = "unstorable"). "ok", the name of a good
+# signature, is never sent.
+perl - "$ROOT"/src/*.c >"$TMP/codes" <<'PL'
+use strict; use warnings;
+my (%codes, %src);
+for my $f (@ARGV) { local $/; open my $h, '<', $f or die "$f: $!"; ($src{$f} = <$h>) =~ s{/\*.*?\*/}{}gs }
+my $code = qr/[a-z][a-z0-9]*(?:_[a-z0-9]+)*/;
+for my $file (@ARGV) {
+	my $s = $src{$file};
+	my @sites;
+	push @sites, $1 while $s =~ /[({,]\s*[45]\d\d\s*,(?=\s*([^;]*?);)/gs;
+	for my $rest (@sites) {
+		if ($rest =~ /^(\w+)\s*\(/) {
+			my $fn = $1;
+			for my $body (map { /^\w[^\n;]*\b\Q$fn\E\s*\([^;{]*\)\s*\{(.*?)^\}/ms ? $1 : () } values %src) {
+				$codes{$_}++ for $body =~ /return\s+"($code)"\s*;/g;
+			}
+		} elsif ($rest =~ /^([\w.>-]+)\s*,/ && $1 ne 'NULL') {
+			(my $var = $1) =~ s/.*(?:\.|->)//;
+			$codes{$_}++ for $s =~ /(?<![\w"])\Q$var\E\s*=\s*"($code)"/g;
+		}
+		$codes{$1}++ if $rest =~ /^[^"]*"($code)"/;
+	}
+}
+delete $codes{ok};
+print "$_\n" for sort keys %codes;
+PL
+like "$(grep -c . "$TMP/codes")" '^[1-9][0-9]+$' "error codes found in the source: $(grep -c . "$TMP/codes")"
+grep -E '^\| [45][0-9][0-9] \|' "$ROOT/README.md" >"$TMP/error-rows"
+missing=
+while read -r code; do
+	grep -q "\`$code\`" "$TMP/error-rows" || missing="$missing $code"
+done <"$TMP/codes"
+is "$missing" "" "the README's error table has every error code the daemon sends"
+for code in method_not_allowed token_invalid unstorable overloaded out_of_memory not_ready; do
+	grep -qx "$code" "$TMP/codes" && pass "the search finds $code" || fail "the search finds $code"
+done
 done_testing
