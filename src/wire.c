@@ -286,57 +286,53 @@ static enum wire_refusal request_line(struct wire *w, const char *p, size_t n)
 
 /* ---- fields ---- */
 
+/* The next element of a comma-separated list (RFC 9110 5.6.1) from *i: its span
+ * [*s, *e) without the whitespace around it, possibly empty. false at the end. */
+static bool next_element(const char *v, size_t n, size_t *i, size_t *s, size_t *e)
+{
+	if (*i >= n)
+		return false;
+	*s = *i;
+	while (*i < n && v[*i] != ',')
+		(*i)++;
+	*e = *i;
+	if (*i < n)
+		(*i)++; /* the comma */
+	while (*s < *e && is_ows((unsigned char)v[*s]))
+		(*s)++;
+	while (*e > *s && is_ows((unsigned char)v[*e - 1]))
+		(*e)--;
+	return true;
+}
+
 /* Transfer-Encoding: a list of codings; chunked must come last, once. */
 static enum wire_refusal transfer_coding(struct wire *w, const char *v, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		size_t e = i;
-		while (s < e && is_ows((unsigned char)v[s]))
-			s++;
-		while (e > s && is_ows((unsigned char)v[e - 1]))
-			e--;
-		if (i < n)
-			i++; /* the comma */
+	size_t i = 0, s, e;
+	while (next_element(v, n, &i, &s, &e)) {
 		if (s == e)
-			continue; /* an empty list element (RFC 9110 5.6.1) */
+			continue; /* an empty list element */
 		size_t t = s;
 		while (t < e && is_tchar((unsigned char)v[t]))
 			t++;
 		if (t == s || (t < e && v[t] != ';' && !is_ows((unsigned char)v[t])))
 			return WIRE_TRANSFER_ENCODING;
 		w->codings++;
-		if (t == e && span_is(v + s, e - s, "chunked")) {
+		w->chunked_last = t == e && span_is(v + s, e - s, "chunked");
+		if (w->chunked_last)
 			w->chunked++;
-			w->chunked_last = true;
-		} else {
-			w->chunked_last = false;
-		}
 	}
 	return WIRE_OK;
 }
 
 static void connection_options(struct wire *w, const char *v, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		size_t e = i;
-		while (s < e && is_ows((unsigned char)v[s]))
-			s++;
-		while (e > s && is_ows((unsigned char)v[e - 1]))
-			e--;
+	size_t i = 0, s, e;
+	while (next_element(v, n, &i, &s, &e)) {
 		if (span_is(v + s, e - s, "close"))
 			w->conn_close = true;
 		else if (span_is(v + s, e - s, "keep-alive"))
 			w->conn_keep_alive = true;
-		if (i < n)
-			i++;
 	}
 }
 
