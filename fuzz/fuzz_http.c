@@ -6,8 +6,7 @@
  * One server for the whole run, on 127.0.0.1 and a port the kernel picks, with the
  * least body limit (1024 bytes, so 413 is in reach) and a database writer whose
  * database never answers: /readyz and /metrics work as while PostgreSQL is away, and
- * deliveries are answered 503. (http_new takes a NULL writer, but /readyz and /metrics
- * then read it: pgw_get_stats(NULL).) The first byte of an input picks where its other bytes
+ * deliveries are answered 503 (no spool). The first byte of an input picks where its other bytes
  * are cut in two writes, so that the server also reads them in two parts. The client
  * shuts its side only once the server has gone quiet: evhttp 2.1 frees a connection
  * that reads end of stream while it is writing an answer, and the answer would be lost
@@ -15,7 +14,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "pgw.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -85,14 +84,14 @@ static void setup(void)
 	cfg.tls_cert_file = cfg.tls_key_file = NULL;
 	base = event_base_new();
 	/* a directory that does not exist: every connection attempt fails at once */
-	struct pgw_options opt = {.connections = 1,
-				  .batch_max = 1,
-				  .max_inflight = 1,
-				  .connect_timeout_s = 1,
-				  .reconnect_max_s = 3600,
-				  .batch_timeout_s = 10};
-	struct pgw *pgw = base ? pgw_new(base, "host=/nonexistent/callbridge-fuzz", &opt) : NULL;
-	srv = pgw ? http_new(base, &cfg, pgw, NULL) : NULL;
+	cfg.database_url = "host=/nonexistent/callbridge-fuzz";
+	cfg.db_connections = 1;
+	cfg.batch_max = 1;
+	cfg.max_inflight = 1;
+	cfg.db_reconnect_max_seconds = 3600;
+	cfg.spool_dir = ""; /* no spool: deliveries are answered 503 */
+	struct writer *writer = base ? writer_new(base, &cfg, err, sizeof err) : NULL;
+	srv = writer ? http_new(base, &cfg, writer) : NULL;
 	if (!srv || http_listen(srv, err, sizeof err) < 0 || find_listener(&server_addr) < 0) {
 		fprintf(stderr, "fuzz_http: cannot start the server: %s\n", srv ? err : "");
 		abort();

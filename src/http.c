@@ -14,12 +14,11 @@
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
-#include "pgw.h"
 #include "platform.h"
 #include "relay.h"
-#include "spool.h"
 #include "ts.h"
 #include "verify.h"
+#include "writer.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -38,35 +37,18 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-/* What receivers on other threads show of the writer's database and spool: copied on the
- * writer's loop every SNAPSHOT_MS, read under mu. */
-#define SNAPSHOT_MS 100
-struct view {
-	struct pgw_stats db;
-	struct spool_stats sp;
-	bool has_spool, ready;
-};
-struct snapshot {
-	pthread_mutex_t mu;
-	struct view v;
-};
-
-/* One per event loop. The writer (the main loop) owns the database and the spool; with
- * CALLBRIDGE_WORKERS > 1, receivers on other threads hand it their deliveries through
- * its handoff relay and get them back, answered, through their own answers relay. */
+/* One per event loop. The main loop's server submits deliveries to the writer on its
+ * own loop; with CALLBRIDGE_WORKERS > 1, receivers on other threads submit theirs
+ * through the writer's hand-off and get them back, answered, through their answers
+ * relay (writer.h). */
 struct http_server {
 	struct event_base *base;
 	const struct config *cfg;
-	struct http_server *writer; /* itself, on the writer */
-	struct pgw *pgw;            /* writer only */
-	struct spool *spool;        /* writer only; NULL: disabled */
-	struct relay *handoff;      /* writer, with receivers: deliveries coming in */
-	struct relay *answers;      /* receivers: answered deliveries, stop and exit */
+	struct writer *writer;
+	bool on_writer;        /* this loop is the writer's */
+	struct relay *answers; /* receivers: answered deliveries, stop and exit */
 	struct relay_node stop_node, exit_node;
-	bool stop_posted;         /* by the writer's thread, which alone posts these two */
-	struct event *snap_timer; /* writer, with receivers */
-	struct snapshot snap;
-	bool closing; /* writer, at exit: deliveries still handed over are dropped */
+	bool stop_posted; /* by the writer's thread, which alone posts these two */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	SSL_CTX *tls;               /* NULL: plain HTTP */
@@ -78,22 +60,14 @@ struct http_server {
 static int inflight_total;
 static unsigned long long accept_pauses_total;
 
-/* One delivery waiting for the writer. req is NULL once the client has gone away. */
+/* One delivery waiting for the writer, with its request. req is NULL once the client
+ * has gone away. */
 struct pending {
-	struct relay_node node; /* handed between threads */
-	struct pgw_delivery w;
-	struct mapped m;
+	struct writer_delivery d; /* first: the writer's part */
 	struct http_server *srv;
 	struct evhttp_request *req;
 	struct conn *conn;
-	const struct platform *platform;
 	int64_t start_us;
-	/* the answer, set by finish_delivery on the writer's loop */
-	int status;
-	enum metrics_outcome out;
-	const char *word, *error, *detail;
-	size_t body_len;
-	char received_at[TS_LEN];
 	char body[];
 };
 
@@ -211,7 +185,7 @@ static const char *header_of(void *ctx, const char *name)
 
 static void pending_free(struct pending *pd)
 {
-	rows_free(&pd->m);
+	rows_free(&pd->d.m);
 	free(pd);
 }
 
@@ -222,43 +196,45 @@ static void on_client_gone(void *arg)
 	pd->conn = NULL;
 }
 
-/* On the delivery's own loop: sends its answer (when its client is still there) and
- * frees it. */
-static void answer(struct pending *pd)
+/* On the delivery's own loop, from the writer: sends its answer (when its client is
+ * still there) and frees it. */
+static void answer(struct writer_delivery *d)
 {
+	struct pending *pd = (struct pending *)d;
 	struct http_server *s = pd->srv;
-	int status = pd->status;
-	enum metrics_outcome out = pd->out;
-	const char *word = pd->word, *error = pd->error, *detail = pd->detail;
+	__atomic_fetch_sub(&inflight_total, 1, __ATOMIC_RELAXED);
+	if (d->dropped) { /* at exit: its loop is gone */
+		pending_free(pd);
+		return;
+	}
 	int64_t latency = ts_now_us() - pd->start_us;
-	metrics_delivery((int)(pd->platform - platforms), pd->m.event_type, out, latency);
+	metrics_delivery((int)(d->platform - platforms), d->m.event_type, d->out, latency);
 	if (log_enabled(LOG_INFO)) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
-		log_write(LOG_INFO, "delivery", "platform", pd->platform->slug, "event",
-			  pd->m.event_type, "dedupe_key", pd->w.dedupe_key, "outcome",
-			  word ? word : error, "ms", ms, (const char *)NULL);
+		log_write(LOG_INFO, "delivery", "platform", d->platform->slug, "event",
+			  d->m.event_type, "dedupe_key", d->w.dedupe_key, "outcome",
+			  d->word ? d->word : d->error, "ms", ms, (const char *)NULL);
 	}
 	if (pd->req) {
 		struct evhttp_request *req = pd->req;
 		conn_watch(pd->conn, NULL, NULL);
-		if (!word) {
-			reply_error(s, req, status, error, detail);
+		if (!d->word) {
+			reply_error(s, req, d->status, d->error, d->detail);
 		} else {
 			struct evbuffer *b = evbuffer_new();
 			if (b) {
 				evbuffer_add_printf(b, "{\"status\":\"%s\",\"platform\":\"%s\",",
-						    word, pd->platform->slug);
-				if (pd->w.event_id)
-					evbuffer_add_printf(b, "\"event_id\":%lld,",
-							    pd->w.event_id);
+						    d->word, d->platform->slug);
+				if (d->w.event_id)
+					evbuffer_add_printf(b, "\"event_id\":%lld,", d->w.event_id);
 				evbuffer_add_printf(b, "\"event_type\":");
-				if (pd->m.event_type)
-					add_json_string(b, pd->m.event_type);
+				if (d->m.event_type)
+					add_json_string(b, d->m.event_type);
 				else
 					evbuffer_add_printf(b, "null");
 				evbuffer_add_printf(b, ",\"dedupe_key\":");
-				add_json_string(b, pd->w.dedupe_key);
+				add_json_string(b, d->w.dedupe_key);
 				evbuffer_add_printf(b, "}\n");
 				send_json(s, req, 200, b);
 				evbuffer_free(b);
@@ -267,103 +243,7 @@ static void answer(struct pending *pd)
 			}
 		}
 	}
-	__atomic_fetch_sub(&inflight_total, 1, __ATOMIC_RELAXED);
 	pending_free(pd);
-}
-
-/* On the writer's loop: the delivery's outcome. Answered here, or sent back to the
- * receiver it came from. */
-static void finish_delivery(struct pending *pd, int status, enum metrics_outcome out,
-			    const char *word, const char *error, const char *detail)
-{
-	pd->status = status;
-	pd->out = out;
-	pd->word = word;
-	pd->error = error;
-	pd->detail = detail;
-	if (pd->srv == pd->srv->writer)
-		answer(pd);
-	else
-		relay_post(pd->srv->answers, &pd->node);
-}
-
-static void spooled(void *arg, bool ok)
-{
-	struct pending *pd = arg;
-	if (ok && pd->m.status == MAP_FAILED) /* as with the database up: kept as failed, 400 */
-		finish_delivery(pd, 400, OUT_FAILED, NULL, "unmappable",
-				pd->m.error ? pd->m.error : "the event was stored as failed");
-	else if (ok)
-		finish_delivery(pd, 200, OUT_SPOOLED, "spooled", NULL, NULL);
-	else
-		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "unavailable",
-				"the event could not be made durable now; retry later");
-}
-
-/* The database cannot take pd now: spool it, or answer 503. */
-static void fall_back(struct pending *pd, const char *why)
-{
-	struct http_server *s = pd->srv->writer;
-	if (s->spool) {
-		struct spool_record rec = {
-			pd->platform->slug, pd->received_at,
-			pd->w.dedupe_key,   pd->body,
-			pd->body_len,       pd->w.commit_unknown ? SPOOL_MAYBE_STORED : 0};
-		if (spool_append(s->spool, &rec, spooled, pd) == 0)
-			return;
-		why = "the database is unavailable and the spool is full; retry later";
-	}
-	finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "unavailable", why);
-}
-
-static void delivery_done(struct pgw_delivery *wd)
-{
-	struct pending *pd = wd->arg;
-	switch (wd->outcome) {
-	case PGW_STORED:
-	case PGW_DUPLICATE:
-		if (wd->stored_status == MAP_FAILED)
-			finish_delivery(pd, 400, OUT_FAILED, NULL, "unmappable",
-					wd->detail[0] ? wd->detail
-					: pd->m.error ? pd->m.error
-						      : "the event was stored as failed");
-		else if (wd->outcome == PGW_DUPLICATE)
-			finish_delivery(pd, 200, OUT_DUPLICATE, "duplicate", NULL, NULL);
-		else if (wd->stored_status == MAP_UNMAPPED)
-			finish_delivery(pd, 200, OUT_UNMAPPED, "unmapped", NULL, NULL);
-		else
-			finish_delivery(pd, 200, OUT_STORED, "stored", NULL, NULL);
-		break;
-	case PGW_REJECTED:
-		finish_delivery(pd, 400, OUT_REJECTED, NULL, "unstorable", wd->detail);
-		break;
-	case PGW_UNAVAILABLE:
-	default:
-		fall_back(pd, "the event could not be made durable now; retry later");
-		break;
-	}
-}
-
-/* On the writer's loop: hands pd to the database writer, or to the fallback. */
-static void submit(struct pending *pd)
-{
-	struct http_server *w = pd->srv->writer;
-	if (w->closing) { /* the loops are gone: nobody can answer */
-		__atomic_fetch_sub(&inflight_total, 1, __ATOMIC_RELAXED);
-		pending_free(pd);
-		return;
-	}
-	if (!w->pgw) {
-		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "shutting_down",
-				"the server is stopping; retry later");
-		return;
-	}
-	int rc = pgw_submit(w->pgw, &pd->w);
-	if (rc == -2)
-		finish_delivery(pd, 503, OUT_UNAVAILABLE, NULL, "overloaded",
-				"too many deliveries in flight; retry later");
-	else if (rc == -1)
-		fall_back(pd, "the database is unavailable; retry later");
 }
 
 static void handle_webhook(struct http_server *s, struct evhttp_request *req,
@@ -396,14 +276,16 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 		reply_error(s, req, 503, "out_of_memory", "retry later");
 		return;
 	}
+	struct writer_delivery *d = &pd->d;
 	evbuffer_copyout(in, pd->body, len);
 	pd->body[len] = '\0';
-	pd->body_len = len;
 	pd->srv = s;
-	pd->platform = p;
 	pd->start_us = now;
+	d->platform = p;
+	d->body = pd->body;
+	d->body_len = len;
 
-	if (intake_request(p, token, pd->body, len, header_of, req, now, &pd->m, &err) < 0) {
+	if (intake_request(p, token, pd->body, len, header_of, req, now, &d->m, &err) < 0) {
 		enum metrics_outcome out = err.status == 401                     ? OUT_UNAUTHORIZED
 					   : strcmp(err.code, "unstorable") == 0 ? OUT_REJECTED
 										 : OUT_INVALID;
@@ -417,14 +299,14 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 		return;
 	}
 
-	ts_format(now, pd->received_at);
-	pd->w.platform = p->slug;
-	pd->w.dedupe_key = pd->m.dedupe_key;
-	pd->w.received_at = pd->received_at;
-	pd->w.payload = pd->body;
-	pd->w.mapped = &pd->m;
-	pd->w.done = delivery_done;
-	pd->w.arg = pd;
+	ts_format(now, d->received_at);
+	d->w.platform = p->slug;
+	d->w.dedupe_key = d->m.dedupe_key;
+	d->w.received_at = d->received_at;
+	d->w.payload = pd->body;
+	d->w.mapped = &d->m;
+	d->home = s->answers; /* NULL on the writer's loop */
+	d->done = answer;
 	pd->req = req;
 	pd->conn = conn_of(req);
 	if (!pd->conn) { /* every request comes through conn.c: not reached */
@@ -434,51 +316,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 	conn_watch(pd->conn, on_client_gone, pd);
 	__atomic_fetch_add(&inflight_total, 1, __ATOMIC_RELAXED);
-	if (s->writer == s)
-		submit(pd);
-	else
-		relay_post(s->writer->handoff, &pd->node);
-}
-
-/* ---- what /readyz and /metrics show ---- */
-
-/* On the writer's loop: its database and spool now. */
-static void take_view(const struct http_server *w, struct view *v)
-{
-	memset(v, 0, sizeof *v);
-	if (!w->pgw) /* detached at exit: nothing is ready */
-		return;
-	pgw_get_stats(w->pgw, &v->db);
-	v->has_spool = w->spool != NULL;
-	if (w->spool)
-		spool_get_stats(w->spool, &v->sp);
-	v->ready = pgw_ready(w->pgw) || (w->spool && !spool_is_full(w->spool));
-}
-
-/* The writer's state as loop s may see it: live on the writer, else its last snapshot
- * (at most SNAPSHOT_MS old). */
-static void view_of(struct http_server *s, struct view *v)
-{
-	struct http_server *w = s->writer;
-	if (w == s) {
-		take_view(s, v);
-		return;
-	}
-	pthread_mutex_lock(&w->snap.mu);
-	*v = w->snap.v;
-	pthread_mutex_unlock(&w->snap.mu);
-}
-
-static void on_snapshot(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	struct http_server *w = arg;
-	struct view v;
-	take_view(w, &v);
-	pthread_mutex_lock(&w->snap.mu);
-	w->snap.v = v;
-	pthread_mutex_unlock(&w->snap.mu);
+	writer_submit(s->writer, d);
 }
 
 /* ---- routing ---- */
@@ -550,8 +388,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_text(s, req, 200, "{\"status\":\"ok\"}");
 		return;
 	}
-	struct view v;
-	view_of(s, &v);
+	struct writer_view v;
+	writer_view(s->writer, &v, s->on_writer);
 	if (ready) {
 		if (s->stopping)
 			reply_error(s, req, 503, "shutting_down", "the server is stopping");
@@ -575,18 +413,18 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 }
 
-struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw,
-			     struct spool *spool)
+/* A server on base's loop; the main loop's, unless http_new_receiver makes it one on
+ * another thread's loop. */
+static struct http_server *server_new(struct event_base *base, const struct config *cfg,
+				      struct writer *writer)
 {
 	struct http_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->base = base;
 	s->cfg = cfg;
-	s->writer = s;
-	s->pgw = pgw;
-	s->spool = spool;
-	pthread_mutex_init(&s->snap.mu, NULL);
+	s->writer = writer;
+	s->on_writer = true;
 	s->http = evhttp_new(base);
 	if (!s->http) {
 		free(s);
@@ -597,7 +435,6 @@ struct http_server *http_new(struct event_base *base, const struct config *cfg, 
 	 * anything wire passes on (a normal head is a few bytes longer than the original). */
 	if (conn_setup(cfg->max_body_bytes, 0) < 0) {
 		evhttp_free(s->http);
-		pthread_mutex_destroy(&s->snap.mu);
 		free(s);
 		return NULL;
 	}
@@ -775,13 +612,13 @@ int http_inflight(void)
 	return __atomic_load_n(&inflight_total, __ATOMIC_RELAXED);
 }
 
-/* ---- receivers (CALLBRIDGE_WORKERS > 1) ---- */
-
-static void on_handoff(struct relay_node *n, void *arg)
+struct http_server *http_new(struct event_base *base, const struct config *cfg,
+			     struct writer *writer)
 {
-	(void)arg;
-	submit((struct pending *)n);
+	return server_new(base, cfg, writer);
 }
+
+/* ---- receivers (CALLBRIDGE_WORKERS > 1) ---- */
 
 static void on_answer(struct relay_node *n, void *arg)
 {
@@ -791,26 +628,15 @@ static void on_answer(struct relay_node *n, void *arg)
 	else if (n == &s->exit_node)
 		event_base_loopexit(s->base, NULL);
 	else
-		answer((struct pending *)n);
+		answer((struct writer_delivery *)n);
 }
 
-int http_enable_handoff(struct http_server *w)
+struct http_server *http_new_receiver(struct event_base *base, struct http_server *main_server)
 {
-	struct timeval tv = {0, SNAPSHOT_MS * 1000};
-	w->handoff = relay_new(w->base, on_handoff, w);
-	w->snap_timer = event_new(w->base, -1, EV_PERSIST, on_snapshot, w);
-	if (!w->handoff || !w->snap_timer || event_add(w->snap_timer, &tv) < 0)
-		return -1;
-	on_snapshot(-1, 0, w);
-	return 0;
-}
-
-struct http_server *http_new_receiver(struct event_base *base, struct http_server *writer)
-{
-	struct http_server *s = http_new(base, writer->cfg, NULL, NULL);
+	struct http_server *s = server_new(base, main_server->cfg, main_server->writer);
 	if (!s)
 		return NULL;
-	s->writer = writer;
+	s->on_writer = false;
 	s->answers = relay_new(base, on_answer, s);
 	if (!s->answers)
 		http_free(&s);
@@ -830,30 +656,11 @@ void http_post_exit(struct http_server *r)
 	relay_post(r->answers, &r->exit_node);
 }
 
-void http_detach(struct http_server *w)
-{
-	if (w->snap_timer) {
-		event_free(w->snap_timer);
-		w->snap_timer = NULL;
-	}
-	w->pgw = NULL;
-	w->spool = NULL;
-	if (w->handoff)
-		relay_run(w->handoff);
-}
-
 void http_free(struct http_server **sp)
 {
 	struct http_server *s = *sp;
 	if (!s)
 		return;
-	if (s->handoff) {
-		s->closing = true;
-		relay_run(s->handoff);
-		relay_free(&s->handoff);
-	}
-	if (s->snap_timer)
-		event_free(s->snap_timer);
 	evhttp_free(s->http);
 	conn_linger_stop(s->base);
 	relay_free(&s->answers);
@@ -861,7 +668,6 @@ void http_free(struct http_server **sp)
 		event_free(s->accept_pause);
 	register_server(s, false);
 	SSL_CTX_free(s->tls);
-	pthread_mutex_destroy(&s->snap.mu);
 	free(s);
 	*sp = NULL;
 }

@@ -1,21 +1,19 @@
-/* http — the evhttp server: routes, limits and answers. Every request ends in exactly one
- * reply. POST /webhooks/<slug> runs intake (verify, parse, map) and hands the delivery to
- * the writer; its answer is sent when the writer reports, i.e. after COMMIT. When the
- * database cannot take it, the delivery goes to the spool instead and is answered
- * "spooled" after fsync. */
+/* http — the evhttp server: listening, TLS, routes, limits and answers. Every request
+ * ends in exactly one reply. POST /webhooks/<slug> runs intake (verify, parse, map) and
+ * submits the delivery to the writer (writer.h); its answer is sent when the writer
+ * reports: after COMMIT, or after the spool's fsync when the database cannot take it. */
 #ifndef CALLBRIDGE_HTTP_H
 #define CALLBRIDGE_HTTP_H
 
 #include "config.h"
 
 struct event_base;
-struct pgw;
-struct spool;
 struct http_server;
+struct writer;
 
-/* spool may be NULL (disabled): deliveries the database cannot take are then 503. */
-struct http_server *http_new(struct event_base *base, const struct config *cfg, struct pgw *pgw,
-			     struct spool *spool);
+/* The main loop's server: it submits to writer on this loop. */
+struct http_server *http_new(struct event_base *base, const struct config *cfg,
+			     struct writer *writer);
 
 /* Binds cfg->listen:cfg->port. Returns -1 with err filled when it cannot. */
 int http_listen(struct http_server *s, char *err, size_t errlen)
@@ -33,21 +31,16 @@ int http_port(const struct http_server *s);
 int http_inflight(void);
 
 /* CALLBRIDGE_WORKERS > 1: receivers are servers on other threads' loops that share the
- * port (SO_REUSEPORT), verify, parse and map on their own loop, and hand each delivery
- * to the writer (the server created with the pgw and the spool, on the main loop), which
- * sends it back answered. /readyz and /metrics on a receiver show the writer's database
- * and spool as of at most 100 ms ago.
- * On the writer, before its loop runs: */
-int http_enable_handoff(struct http_server *writer) __attribute__((warn_unused_result));
-/* Before the receiver's loop runs; then http_listen it. */
-struct http_server *http_new_receiver(struct event_base *base, struct http_server *writer);
+ * port (SO_REUSEPORT), verify, parse and map on their own loop, and submit each delivery
+ * through the writer's hand-off (writer_enable_handoff first), which sends it back
+ * answered. /readyz and /metrics on a receiver show the writer's database and spool as
+ * of at most 100 ms ago.
+ * Before the receiver's loop runs; then http_listen it. */
+struct http_server *http_new_receiver(struct event_base *base, struct http_server *main_server);
 /* From the writer's thread: the receiver stops accepting (like http_stop); exit also
  * stops it, then it leaves its loop once it has answered what was sent back before. */
 void http_post_stop(struct http_server *receiver);
 void http_post_exit(struct http_server *receiver);
-/* On the writer, after its pgw and spool are freed: deliveries handed over from now on
- * are answered 503. Receivers are still running. */
-void http_detach(struct http_server *writer);
 
 void http_free(struct http_server **s);
 

@@ -1,14 +1,12 @@
 /* callbridge — receives voice-agent and telephony webhooks and lands them in PostgreSQL
  * as relational rows. This file is the command line: serve, migrate, config. */
 #include "config.h"
-#include "drain.h"
 #include "export.h"
-#include "spool.h"
 #include "worker.h"
+#include "writer.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
-#include "pgw.h"
 #include "platform.h"
 #include "replay.h"
 #include "ts.h"
@@ -54,9 +52,7 @@ static const char usage[] =
 struct server {
 	struct event_base *base;
 	struct http_server *http;
-	struct pgw *pgw;
-	struct spool *spool;
-	struct drain *drainer;
+	struct writer *writer;
 	struct workers *workers; /* NULL: one loop */
 	struct event *sigint, *sigterm, *drain;
 	int64_t stop_deadline_ms;
@@ -201,30 +197,12 @@ static int serve(const struct config *cfg)
 	sv.base = worker_new_base();
 	if (!sv.base)
 		return die("%s", "cannot create the event loop");
-	struct pgw_options opt = {
-		.connections = cfg->db_connections,
-		.batch_max = cfg->batch_max,
-		.max_inflight = cfg->max_inflight,
-		.connect_timeout_s = cfg->db_connect_timeout_seconds,
-		.reconnect_max_s = cfg->db_reconnect_max_seconds,
-		.batch_timeout_s = 10,
-	};
-	sv.pgw = pgw_new(sv.base, cfg->database_url, &opt);
-	if (sv.pgw)
-		pgw_set_commit_deadline(sv.pgw, cfg->commit_deadline_ms);
-	if (sv.pgw && cfg->spool_dir[0]) {
-		sv.spool = spool_open(sv.base, cfg->spool_dir, (uint64_t)cfg->spool_max_bytes, err,
-				      sizeof err);
-		if (!sv.spool) {
-			die("%s", err);
-			goto done;
-		}
-		sv.drainer = drain_new(sv.base, sv.spool, sv.pgw);
-	} else {
-		log_warn("spool disabled: deliveries are answered 503 while the database is away");
+	sv.writer = writer_new(sv.base, cfg, err, sizeof err);
+	if (!sv.writer) {
+		die("%s", err);
+		goto done;
 	}
-	sv.http = sv.pgw && (!sv.spool || sv.drainer) ? http_new(sv.base, cfg, sv.pgw, sv.spool)
-						      : NULL;
+	sv.http = http_new(sv.base, cfg, sv.writer);
 	if (!sv.http) {
 		die("%s", "out of memory at start-up");
 		goto done;
@@ -234,7 +212,7 @@ static int serve(const struct config *cfg)
 		goto done;
 	}
 	if (cfg->workers > 1) {
-		if (http_enable_handoff(sv.http) < 0) {
+		if (writer_enable_handoff(sv.writer) < 0) {
 			die("%s", "out of memory at start-up");
 			goto done;
 		}
@@ -261,14 +239,10 @@ static int serve(const struct config *cfg)
 	log_notice("stopped");
 	rc = 0;
 done:
-	drain_stop(sv.drainer);
-	pgw_free(&sv.pgw);
-	drain_free(&sv.drainer);
-	spool_close(&sv.spool); /* its last callbacks finish deliveries: before http_free */
-	if (sv.http)
-		http_detach(sv.http);
+	writer_close(sv.writer); /* its last spool fsyncs finish deliveries: before http_free */
 	worker_free(&sv.workers);
 	http_free(&sv.http);
+	writer_free(&sv.writer); /* after the receivers: what they still handed over */
 	if (sv.sigint)
 		event_free(sv.sigint);
 	if (sv.sigterm)
