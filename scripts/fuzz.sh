@@ -6,6 +6,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# fuzz_intake's seeds, written into directory $1: each platform's fixtures and every
+# hostile body, behind the byte that picks the platform (its index in platforms[]). The
+# platforms come on stdin in the table's order, one a line, slug first (as
+# `callbridge platforms` prints them), so no order is kept here by hand to drift from
+# platform.c. A platform without a fixture fails: it would be fuzzed from nothing valid.
+seed_intake() {
+	local i=0 slug _ f n
+	while IFS=$'\t' read -r slug _; do
+		n=0
+		printf "\\$(printf '%03o' $i)" >"$1/.byte"
+		for f in tests/fixtures/"$slug"/*.json tests/bad-input/*.json; do
+			[ -e "$f" ] || continue
+			case $f in tests/fixtures/*) n=$((n + 1)) ;; esac
+			cat "$1/.byte" "$f" >"$1/$slug-${f##*/}"
+		done
+		rm -f "$1/.byte"
+		if [ "$n" = 0 ]; then
+			echo "fuzz: platform $slug has no tests/fixtures/$slug/*.json to seed from" >&2
+			return 1
+		fi
+		i=$((i + 1))
+	done
+	if [ "$i" = 0 ]; then
+		echo "fuzz: no platforms to seed (the table came empty)" >&2
+		return 1
+	fi
+}
+# `scripts/fuzz.sh --seed-intake DIR` only writes those seeds (tests/e2e/62-platforms.t
+# checks every platform gets some): `callbridge platforms | scripts/fuzz.sh --seed-intake DIR`.
+if [ "${1:-}" = --seed-intake ]; then
+	mkdir -p "$2"
+	seed_intake "$2"
+	exit
+fi
+
 seconds=${FUZZ_SECONDS:-60}
 targets=${*:-intake verify ts transcript http}
 out=build-fuzz
@@ -43,13 +78,9 @@ for t in $targets; do
 	clang $flags -o "$dir/fuzz_$t" "fuzz/fuzz_$t.c" $t_src $t_libs
 	case $t in
 	intake)
-		i=0
-		for slug in simz simpleai atoms replicer allo; do
-			for f in tests/fixtures/$slug/*.json tests/bad-input/*.json; do
-				{ printf "\\$(printf '%03o' $i)"; cat "$f"; } >"$dir/corpus/$slug-$(basename "$f")"
-			done
-			i=$((i + 1))
-		done ;;
+		# The table from the binary just built, so the seeds' first bytes pick the
+		# platforms they came from in this build.
+		FUZZ_INTAKE_PLATFORMS=1 "$dir/fuzz_intake" | seed_intake "$dir/corpus" ;;
 	verify)
 		printf 'msg_1\n1614265330\nv1,Zm9vYmFy v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=\n{"a":1}' >"$dir/corpus/standard"
 		printf 'x\n1614265330\nt=1614265330,v1=00ff,v1=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843\nbody' >"$dir/corpus/stripe"

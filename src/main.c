@@ -30,8 +30,8 @@
 #endif
 
 static const char usage[] =
-	"usage: callbridge [serve | migrate | replay [options] | export [options] | config]\n"
-	"                  [--help] [--version]\n"
+	"usage: callbridge [serve | migrate | replay [options] | export [options] | config |\n"
+	"                   platforms [--json]] [--help] [--version]\n"
 	"\n"
 	"  serve     run the HTTP server (the default)\n"
 	"  migrate   apply pending database migrations, then exit\n"
@@ -45,6 +45,9 @@ static const char usage[] =
 	"              --since CURSOR    0 the first time, then the cursor it printed\n"
 	"              --limit N         at most N rows (default 1000)\n"
 	"  config    print the settings table (name, default, meaning)\n"
+	"  platforms print the platform table, one line each in the table's order:\n"
+	"            slug, name, signature scheme and its header if it names one,\n"
+	"            tab-separated; --json: as a JSON array\n"
 	"\n"
 	"Settings come from the environment and from .env in the working directory;\n"
 	"see README.md. DATABASE_URL is required for serve, migrate, replay and export.\n";
@@ -86,6 +89,80 @@ static bool patterned_name(const char *name)
 static void warn_unknown(const char *name, const char *source)
 {
 	log_warn("unknown setting ignored (a typo?)", "name", name, "in", source);
+}
+
+/* A scheme as CALLBRIDGE_<SLUG>_SIGNATURE spells it. No default case: a new scheme
+ * must be named here, or -Wswitch says so. */
+static const char *scheme_name(enum verify_scheme s)
+{
+	switch (s) {
+	case VERIFY_NONE:
+		return "none";
+	case VERIFY_SIMZ:
+		return "simz";
+	case VERIFY_HEX_BODY:
+		return "hmac-hex";
+	case VERIFY_STANDARD:
+		return "standard";
+	case VERIFY_STRIPE:
+		return "stripe";
+	}
+	return "?";
+}
+
+/* One platform as a JSON object; NULL when out of memory (json-c would otherwise store
+ * a failed allocation as null without a word). */
+static json_object *platform_json(const struct platform *p)
+{
+	const char *keys[] = {"slug", "name", "scheme", "signature_header"};
+	const char *vals[] = {p->slug, p->name, scheme_name(p->scheme), p->signature_header};
+	json_object *o = json_object_new_object();
+	for (size_t i = 0; o && i < sizeof keys / sizeof keys[0]; i++) {
+		json_object *v = vals[i] ? json_object_new_string(vals[i]) : NULL;
+		if ((vals[i] && !v) || json_object_object_add(o, keys[i], v) < 0) {
+			json_object_put(v);
+			json_object_put(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+/* `callbridge platforms [--json]`: the platform table in its order (line n is
+ * platforms[n - 1], the index fuzz_intake's first byte picks). Scripts, tests and docs
+ * checks read the platforms from here, so platform.c stays the only list of them. */
+static int print_platforms(int argc, char **argv)
+{
+	bool json = argc == 3 && !strcmp(argv[2], "--json");
+	if (argc > 3 || (argc == 3 && !json))
+		return die("unexpected argument '%s' (see --help)", argv[argc - 1]);
+	if (!json) {
+		for (int i = 0; i < platform_count; i++) {
+			const struct platform *p = &platforms[i];
+			printf("%s\t%s\t%s%s%s\n", p->slug, p->name, scheme_name(p->scheme),
+			       p->signature_header ? "\t" : "",
+			       p->signature_header ? p->signature_header : "");
+		}
+		return fflush(stdout) == 0 ? 0 : die("stdout: %s", strerror(errno));
+	}
+	json_object *all = json_object_new_array();
+	for (int i = 0; all && i < platform_count; i++) {
+		json_object *o = platform_json(&platforms[i]);
+		if (!o || json_object_array_add(all, o) < 0) {
+			json_object_put(o);
+			json_object_put(all);
+			all = NULL;
+		}
+	}
+	const char *text = all ? json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN) : NULL;
+	if (!text) {
+		json_object_put(all);
+		return die("out of memory");
+	}
+	bool written = printf("%s\n", text) >= 0 && fflush(stdout) == 0;
+	int saved = errno;
+	json_object_put(all);
+	return written ? 0 : die("stdout: %s", strerror(saved));
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -275,6 +352,8 @@ int main(int argc, char **argv)
 	struct export_args exp = {0};
 	if (argc >= 2)
 		cmd = argv[1];
+	if (!strcmp(cmd, "platforms"))
+		return print_platforms(argc, argv);
 	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config") &&
 	    strcmp(cmd, "replay") && strcmp(cmd, "export"))
 		return die("unknown command '%s' (see --help)", cmd);

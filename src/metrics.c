@@ -6,13 +6,19 @@
 #include "spool.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
-#define MAX_PLATFORMS 16
-#define NBUCKETS      12
+#define NBUCKETS 12
+
+/* Per-platform counters have a row per platform (platform.c refuses to compile a table
+ * longer than PLATFORM_MAX) and one more, OTHER: an index outside the table is a caller's
+ * bug, and counting it there shows it on /metrics as platform="other" instead of losing
+ * the delivery from every count. */
+#define OTHER PLATFORM_MAX
 
 static const char *const outcome_names[OUT_COUNT] = {
 	"stored",       "duplicate", "unmapped", "failed",      "invalid",
@@ -21,7 +27,7 @@ static const char *const outcome_names[OUT_COUNT] = {
 static const double bucket_le[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					   0.1,   0.25,   0.5,   1,    2.5,   10};
 
-static uint64_t deliveries[MAX_PLATFORMS][OUT_COUNT];
+static uint64_t deliveries[PLATFORM_MAX + 1][OUT_COUNT];
 static uint64_t latency_buckets[NBUCKETS + 1]; /* last: +Inf */
 static uint64_t latency_count;
 static uint64_t latency_sum_us;
@@ -32,11 +38,11 @@ static uint64_t refused[WIRE_REFUSALS];
 static const char *const sig_codes[] = {"signature_missing", "signature_invalid", "signature_stale",
 					"token_invalid"};
 #define NSIG (int)(sizeof sig_codes / sizeof sig_codes[0])
-static uint64_t sig_failures[MAX_PLATFORMS][NSIG];
+static uint64_t sig_failures[PLATFORM_MAX + 1][NSIG];
 
 #define MAX_TYPES 256
 static struct {
-	int platform;
+	int platform; /* a row, as platform_row() returns */
 	char name[64];
 	uint64_t n[OUT_COUNT];
 } types[MAX_TYPES + 1]; /* the last one is "other" */
@@ -46,6 +52,25 @@ static pthread_mutex_t types_mu = PTHREAD_MUTEX_INITIALIZER; /* guards adding a 
 /* Counters are bumped from every event loop (CALLBRIDGE_WORKERS) and read by any. */
 #define BUMP(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
 #define READ(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static int platform_row(int platform)
+{
+	return platform >= 0 && platform < platform_count ? platform : OTHER;
+}
+
+static const char *row_slug(int row)
+{
+	return row == OTHER ? "other" : platforms[row].slug;
+}
+
+/* Whether any counter of row is set: the OTHER row is rendered only then. */
+static bool row_used(const uint64_t *counters, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (READ(counters[i]))
+			return true;
+	return false;
+}
 
 static int find_type(int platform, const char *event_type, int n)
 {
@@ -63,7 +88,7 @@ static void count_type(int platform, const char *event_type, enum metrics_outcom
 		i = find_type(platform, event_type, ntypes);
 		if (i < 0 && (ntypes == MAX_TYPES || strlen(event_type) >= sizeof types[0].name)) {
 			i = MAX_TYPES;
-			types[i].platform = -1;
+			types[i].platform = OTHER;
 		} else if (i < 0) {
 			i = ntypes;
 			types[i].platform = platform;
@@ -78,8 +103,7 @@ static void count_type(int platform, const char *event_type, enum metrics_outcom
 void metrics_delivery(int platform, const char *event_type, enum metrics_outcome outcome,
 		      int64_t latency_us)
 {
-	if (platform < 0 || platform >= MAX_PLATFORMS)
-		return;
+	platform = platform_row(platform);
 	BUMP(deliveries[platform][outcome], 1);
 	if (event_type)
 		count_type(platform, event_type, outcome);
@@ -110,8 +134,7 @@ void metrics_refused(const char *reason)
 
 void metrics_signature_failure(int platform, const char *code)
 {
-	if (platform < 0 || platform >= MAX_PLATFORMS)
-		return;
+	platform = platform_row(platform);
 	int i = 0;
 	while (i < NSIG - 1 && strcmp(sig_codes[i], code) != 0)
 		i++;
@@ -159,19 +182,28 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 	evbuffer_add_printf(out,
 			    "# HELP callbridge_deliveries_total Webhook deliveries by "
 			    "platform and outcome.\n# TYPE callbridge_deliveries_total counter\n");
-	for (int p = 0; p < platform_count && p < MAX_PLATFORMS; p++)
+	for (int p = 0; p <= OTHER; p++) {
+		if (p == platform_count)
+			p = OTHER;
+		if (p == OTHER && !row_used(deliveries[p], OUT_COUNT))
+			break;
 		for (int o = 0; o < OUT_COUNT; o++)
 			evbuffer_add_printf(
 				out,
 				"callbridge_deliveries_total{platform=\"%s\",outcome=\"%s\"} "
 				"%llu\n",
-				platforms[p].slug, outcome_names[o],
+				row_slug(p), outcome_names[o],
 				(unsigned long long)READ(deliveries[p][o]));
+	}
 
 	evbuffer_add_printf(out, "# HELP callbridge_signature_failures_total Deliveries refused "
 				 "401, by platform and reason.\n"
 				 "# TYPE callbridge_signature_failures_total counter\n");
-	for (int p = 0; p < platform_count && p < MAX_PLATFORMS; p++)
+	for (int p = 0; p <= OTHER; p++) {
+		if (p == platform_count)
+			p = OTHER;
+		if (p == OTHER && !row_used(sig_failures[p], NSIG))
+			break;
 		for (int i = 0; i < NSIG; i++) {
 			const char *code = sig_codes[i];
 			const char *reason =
@@ -179,9 +211,10 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			evbuffer_add_printf(out,
 					    "callbridge_signature_failures_total{platform=\"%s\","
 					    "reason=\"%s\"} %llu\n",
-					    platforms[p].slug, reason,
+					    row_slug(p), reason,
 					    (unsigned long long)READ(sig_failures[p][i]));
 		}
+	}
 
 	evbuffer_add_printf(out, "# HELP callbridge_events_total Deliveries by platform, event "
 				 "type and outcome.\n# TYPE callbridge_events_total counter\n");
@@ -193,10 +226,9 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			uint64_t n = READ(types[i].n[o]);
 			if (!n)
 				continue;
-			evbuffer_add_printf(
-				out, "callbridge_events_total{platform=\"%s\",event_type=",
-				types[i].platform >= 0 ? platforms[types[i].platform].slug
-						       : "other");
+			evbuffer_add_printf(out,
+					    "callbridge_events_total{platform=\"%s\",event_type=",
+					    row_slug(types[i].platform));
 			label_value(out, i == MAX_TYPES ? "other" : types[i].name);
 			evbuffer_add_printf(out, ",outcome=\"%s\"} %llu\n", outcome_names[o],
 					    (unsigned long long)n);

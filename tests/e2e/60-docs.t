@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The docs cannot drift from the settings table: every row `callbridge config` prints is
 # in README.md verbatim, every setting is in .env.example with its default, and every
-# platform's secret variable is documented. Nor from the source: every error code the
-# daemon sends is in the README's error table.
+# platform's secret variable is documented. Nor from the platform table: the README's
+# lists of platforms are those `callbridge platforms` prints (62-platforms.t checks the
+# rest of what a platform needs). Nor from the source: every error code the daemon sends
+# is in the README's error table.
 . "$(dirname "$0")/lib.sh"
 
 "$BIN" config >"$TMP/table"
@@ -20,10 +22,27 @@ while IFS= read -r row; do
 		like "$(grep -E "^#? ?$name=" "$ROOT/.env.example")" "^#? ?$name=$def\$" ".env.example lists $name=$def"
 	fi
 done <"$TMP/table"
-for slug in SIMZ SIMPLEAI ATOMS REPLICER ALLO; do
+"$BIN" platforms >"$TMP/platforms"
+is "$?" 0 "callbridge platforms prints the platform table"
+like "$(grep -c . "$TMP/platforms")" '^[1-9]' "the platform table has platforms"
+for slug in $(cut -f1 "$TMP/platforms" | tr 'a-z' 'A-Z'); do
 	like "$(grep -c "CALLBRIDGE_${slug}_SECRET" "$ROOT/.env.example")" '^[1-9]' ".env.example names CALLBRIDGE_${slug}_SECRET"
 done
 like "$(grep -c 'CALLBRIDGE_<SLUG>_SECRET' "$ROOT/README.md")" '^[1-9]' "README documents the secret pattern"
+# The README names the platforms in three sentences of prose; each must list the table,
+# in its order: the names in the introduction, the slugs under HTTP, the upper-case
+# slugs of the variables.
+readme_list() { # readme_list PERL-REGEX: the `quoted` words, or the names, it captures
+	perl -0777 -ne 'if (/'"$1"'/s) { my $l = $1; $l =~ s/\s+/ /g;
+		my @w = $l =~ /`/ ? $l =~ /`([^`]+)`/g : split /, /, $l; print join(",", @w), "\n" }' \
+		"$ROOT/README.md"
+}
+is "$(readme_list 'telephony platforms \((.*?)\)')" "$(cut -f2 "$TMP/platforms" | paste -sd,)" \
+	"README's introduction names every platform"
+is "$(readme_list '\nSlugs: (.*?)\. ')" "$(cut -f1 "$TMP/platforms" | paste -sd,)" \
+	"README's HTTP section lists every slug"
+is "$(readme_list '`<SLUG>` is the platform slug in upper case: (.*?)\.\n')" \
+	"$(cut -f1 "$TMP/platforms" | tr 'a-z' 'A-Z' | paste -sd,)" "README lists every <SLUG>"
 documented=$(grep -oE '^\| `[A-Z_]+`' "$ROOT/README.md" | tr -d '|` ' | grep -E '^(PORT|DATABASE_URL|CALLBRIDGE_)' | sort -u)
 known=$(cut -d'`' -f2 "$TMP/table" | sort -u)
 is "$(comm -23 <(echo "$documented") <(echo "$known") | tr '\n' ' ')" "" "README documents no setting the daemon does not have"
@@ -37,7 +56,10 @@ is "$(comm -23 <(echo "$documented") <(echo "$known") | tr '\n' ' ')" "" "README
 # {"name", 431, "headers_too_large", ...}); or, when the argument right after the status
 # is a call, every literal that function returns (refuse(err, 401,
 # verify_result_name(v), ...)), or, when it is a variable, every literal assigned to a
-# variable of that name in the file (*code = "unstorable"). "ok", the name of a good
+# variable of that name in the file (*code = "unstorable"); and, when the statement has
+# no literal but passes on a parameter of the function it is in, every literal that
+# function's callers pass in that parameter (unavailable(d, "overloaded", ...) around
+# finish(d, 503, OUT_UNAVAILABLE, NULL, code, detail)). "ok", the name of a good
 # signature, is never sent.
 perl - "$ROOT"/src/*.c >"$TMP/codes" <<'PL'
 use strict; use warnings;
@@ -47,8 +69,22 @@ my $code = qr/[a-z][a-z0-9]*(?:_[a-z0-9]+)*/;
 for my $file (@ARGV) {
 	my $s = $src{$file};
 	my @sites;
-	push @sites, $1 while $s =~ /[({,]\s*[45]\d\d\s*,(?=\s*([^;]*?);)/gs;
-	for my $rest (@sites) {
+	push @sites, [$1, $-[0]] while $s =~ /[({,]\s*[45]\d\d\s*,(?=\s*([^;]*?);)/gs;
+	for my $site (@sites) {
+		my ($rest, $at) = @$site;
+		if ($rest !~ /"/) { # the code comes in a parameter of the enclosing function?
+			my ($before, $fn, @params) = (substr($s, 0, $at));
+			($fn, @params) = ($1, map { /(\w+)\s*$/ ? $1 : '' } split /,/, $2)
+				while $before =~ /^\w[^\n;]*?\b(\w+)\s*\(([^;{)]*)\)\s*\{/mg;
+			my %index = map { $params[$_] => $_ } 0 .. $#params;
+			my ($k) = map { /^\s*(\w+)\s*\)?\s*$/ && exists $index{$1} ? $index{$1} : () }
+				split /,/, $rest;
+			if ($fn && defined $k) {
+				for my $t (values %src) {
+					$codes{$1}++ while $t =~ /\b\Q$fn\E\s*\((?:[^,"();]*,){$k}\s*"($code)"/g;
+				}
+			}
+		}
 		if ($rest =~ /^(\w+)\s*\(/) {
 			my $fn = $1;
 			for my $body (map { /^\w[^\n;]*\b\Q$fn\E\s*\([^;{]*\)\s*\{(.*?)^\}/ms ? $1 : () } values %src) {

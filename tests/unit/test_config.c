@@ -33,6 +33,19 @@ static bool claims_secret(const char *name)
 	return strcmp(name, "CALLBRIDGE_SIMZ_SECRET") == 0;
 }
 
+/* Out of memory on demand: the test binary's strdup takes the place of libc's (config.c's
+ * calls bind to it), and fails on its fail_strdup-th call from when that is set. */
+static int fail_strdup;
+
+char *strdup(const char *s)
+{
+	if (fail_strdup && --fail_strdup == 0)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	return p ? memcpy(p, s, n) : NULL;
+}
+
 int main(void)
 {
 	struct config c;
@@ -105,6 +118,25 @@ int main(void)
 	ok(strstr(err, ":1: expected NAME=value") != NULL, "with its line number");
 	unlink(path);
 	ok(load(&c, "/nonexistent/.env", err) == 0, "a missing .env is fine");
+
+	/* Out of memory reading .env stops start-up and says so; a value lost to it is never
+	 * read as unset (an unset secret would leave its route open). */
+	f = fopen(path, "w");
+	fputs("DATABASE_URL=postgresql://u@h/oom\n", f);
+	fclose(f);
+	for (int k = 1; k <= 2; k++) {
+		fail_strdup = k;
+		err[0] = '\0';
+		ok(load(&c, path, err) < 0, "out of memory copying the %s refused",
+		   k == 1 ? "name" : "value");
+		is_str(err, "out of memory", "with a message that says so");
+		ok(cfg_lookup("DATABASE_URL") == NULL, "and no half-read setting");
+	}
+	fail_strdup = 0;
+	ok(load(&c, path, err) == 0 && c.database_url &&
+		   !strcmp(c.database_url, "postgresql://u@h/oom"),
+	   "the same .env loads with memory");
+	unlink(path);
 	cfg_free();
 	return done_testing();
 }
