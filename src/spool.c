@@ -2,6 +2,7 @@
 #include "spool.h"
 #include "log.h"
 #include "relay.h"
+#include "spoolrec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,9 +19,7 @@
 
 #include <event2/event.h>
 
-#define HDR               16
 #define SEGMENT_MAX_BYTES (16u << 20)
-static const char magic[4] = {'C', 'B', 'S', '1'};
 
 /* One queued job for the writer thread: an append (buf holds header + payload) or, with
  * unlink_seq set, the deletion of a drained segment (with quarantine, its renaming to
@@ -59,110 +58,6 @@ struct spool {
 	int lock_fd;        /* <dir>/lock, flock'd: one daemon per spool */
 };
 
-/* ---- CRC-32C ---- */
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-uint32_t spool_crc32c(const void *data, size_t len)
-{
-	pthread_once(&crc_once, crc_init);
-	const unsigned char *p = data;
-	uint32_t c = 0xFFFFFFFFu;
-	while (len--)
-		c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-	return c ^ 0xFFFFFFFFu;
-}
-
-static void put32(char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (char)(v >> (8 * i));
-}
-
-static uint32_t get32(const char *p)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)(unsigned char)p[i] << (8 * i);
-	return v;
-}
-
-/* ---- parsing ---- */
-
-/* A whole, checksummed record with its four fields at pos? Fills rec when so. */
-static bool record_at(const char *data, size_t size, size_t pos, struct spool_record *rec,
-		      size_t *next)
-{
-	if (size - pos < HDR || memcmp(data + pos, magic, 4) != 0)
-		return false;
-	uint32_t len = get32(data + pos + 4);
-	if (len > size - pos - HDR || spool_crc32c(data + pos + HDR, len) != get32(data + pos + 8))
-		return false;
-	uint32_t flags = get32(data + pos + 12);
-	if (flags & ~(uint32_t)SPOOL_MAYBE_STORED)
-		return false;
-	const char *p = data + pos + HDR, *end = p + len;
-	const char *f[4];
-	for (int i = 0; i < 4; i++) {
-		const char *nul = memchr(p, '\0', (size_t)(end - p));
-		if (!nul)
-			return false;
-		f[i] = p;
-		p = nul + 1;
-	}
-	if (p != end)
-		return false;
-	rec->platform = f[0];
-	rec->received_at = f[1];
-	rec->dedupe_key = f[2];
-	rec->body = f[3];
-	rec->body_len = (size_t)(end - 1 - f[3]);
-	rec->flags = flags;
-	*next = pos + HDR + len;
-	return true;
-}
-
-/* Walks data: calls fn for each good record; returns their number. *good_end is the end
- * of the last good record; *corrupt counts bad stretches followed by a good record (a bad
- * stretch at the very end is a torn tail, not counted). */
-static long parse(const char *data, size_t size, size_t *good_end, uint64_t *corrupt,
-		  void (*fn)(void *ctx, const struct spool_record *r), void *ctx)
-{
-	size_t pos = 0, next;
-	long n = 0;
-	bool bad = false;
-	struct spool_record rec;
-	*good_end = 0;
-	while (pos < size) {
-		if (record_at(data, size, pos, &rec, &next)) {
-			if (bad && corrupt)
-				(*corrupt)++;
-			bad = false;
-			if (fn)
-				fn(ctx, &rec);
-			n++;
-			pos = next;
-			*good_end = pos;
-			continue;
-		}
-		bad = true;
-		const char *m = memmem(data + pos + 1, size - pos - 1, magic, 4);
-		pos = m ? (size_t)(m - data) : size;
-	}
-	return n;
-}
-
 static char *read_file(const char *path, size_t *size, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -194,26 +89,35 @@ fail:
 	return NULL;
 }
 
-long spool_check_file(const char *path, uint64_t *corrupt, uint64_t *bytes, char *err,
-		      size_t errlen)
+/* Start-up check of one segment: counts its good records (returned) and those skipped
+ * as corrupt, and cuts a torn tail off the file, as spoolrec's reading rule says. -1 with
+ * err filled when the file cannot be read or cut. */
+static long check_segment(const char *path, uint64_t *corrupt, uint64_t *bytes, char *err,
+			  size_t errlen)
 {
-	size_t size, good_end;
+	size_t size;
 	char *data = read_file(path, &size, err, errlen);
 	if (!data)
 		return -1;
-	long n = parse(data, size, &good_end, corrupt, NULL, NULL);
+	struct spoolrec_iter it;
+	struct spool_record rec;
+	long n = 0;
+	spoolrec_iter_init(&it, data, size);
+	while (spoolrec_next(&it, &rec))
+		n++;
 	free(data);
-	if (good_end < size) {
-		if (truncate(path, (off_t)good_end) < 0) {
+	*corrupt = it.corrupt;
+	if (it.keep < size) {
+		if (truncate(path, (off_t)it.keep) < 0) {
 			snprintf(err, errlen, "%s: cannot cut the torn tail: %s", path,
 				 strerror(errno));
 			return -1;
 		}
 		char off[24];
-		snprintf(off, sizeof off, "%zu", good_end);
+		snprintf(off, sizeof off, "%zu", it.keep);
 		log_warn("spool: cut a torn tail", "file", path, "at", off);
 	}
-	*bytes = good_end;
+	*bytes = it.keep;
 	return n;
 }
 
@@ -478,26 +382,15 @@ static void enqueue(struct spool *s, struct job *j)
 int spool_append(struct spool *s, const struct spool_record *rec, void (*done)(void *arg, bool ok),
 		 void *arg)
 {
-	size_t pl = strlen(rec->platform) + 1, rl = strlen(rec->received_at) + 1,
-	       kl = strlen(rec->dedupe_key) + 1, len = pl + rl + kl + rec->body_len + 1;
-	if (s->st.bytes + HDR + len > s->max_bytes || len > UINT32_MAX) {
+	size_t size = spoolrec_size(rec);
+	if (size == 0 || s->st.bytes + size > s->max_bytes) {
 		s->full = true;
 		return -1;
 	}
-	struct job *j = calloc(1, sizeof *j + HDR + len);
+	struct job *j = calloc(1, sizeof *j + size);
 	if (!j)
 		return -1;
-	char *p = j->buf + HDR;
-	memcpy(p, rec->platform, pl);
-	memcpy(p + pl, rec->received_at, rl);
-	memcpy(p + pl + rl, rec->dedupe_key, kl);
-	memcpy(p + pl + rl + kl, rec->body, rec->body_len);
-	p[len - 1] = '\0';
-	memcpy(j->buf, magic, 4);
-	put32(j->buf + 4, (uint32_t)len);
-	put32(j->buf + 8, spool_crc32c(p, len));
-	put32(j->buf + 12, rec->flags);
-	j->len = HDR + len;
+	j->len = spoolrec_encode(rec, j->buf);
 	j->done = done;
 	j->arg = arg;
 	s->st.bytes += j->len;
@@ -517,12 +410,6 @@ void spool_seal(struct spool *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void collect(void *ctx, const struct spool_record *r)
-{
-	struct spool_segment *seg = ctx;
-	seg->rec[seg->n++] = *r;
-}
-
 int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, size_t errlen)
 {
 	int n = 0, rc = 0;
@@ -538,22 +425,29 @@ int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, si
 		if (seqs[i] >= bound)
 			continue;
 		char path[4096];
-		size_t good_end;
+		struct spoolrec_iter it;
+		struct spool_record rec;
+		size_t count = 0;
 		segment_path(s, seqs[i], path, sizeof path);
 		seg->data = read_file(path, &seg->size, err, errlen);
 		if (!seg->data) {
 			rc = -1;
 			break;
 		}
-		long count = parse(seg->data, seg->size, &good_end, NULL, NULL, NULL);
-		seg->rec = calloc((size_t)count + 1, sizeof *seg->rec);
+		/* Twice over the bytes: once to size the array, once to fill it. */
+		spoolrec_iter_init(&it, seg->data, seg->size);
+		while (spoolrec_next(&it, &rec))
+			count++;
+		seg->rec = calloc(count + 1, sizeof *seg->rec);
 		if (!seg->rec) {
 			snprintf(err, errlen, "out of memory");
 			spool_segment_free(seg);
 			rc = -1;
 			break;
 		}
-		parse(seg->data, seg->size, &good_end, NULL, collect, seg);
+		spoolrec_iter_init(&it, seg->data, seg->size);
+		while ((size_t)seg->n < count && spoolrec_next(&it, &rec))
+			seg->rec[seg->n++] = rec;
 		seg->seq = seqs[i];
 		rc = 1;
 	}
@@ -640,7 +534,7 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 		char path[4096];
 		uint64_t bytes = 0, corrupt = 0;
 		segment_path(s, seqs[i], path, sizeof path);
-		long count = spool_check_file(path, &corrupt, &bytes, err, errlen);
+		long count = check_segment(path, &corrupt, &bytes, err, errlen);
 		if (count < 0) {
 			free(seqs);
 			goto fail;

@@ -10,14 +10,11 @@
  * (it only copies the record into the queue). Each synced batch comes back to the loop
  * through a relay (src/relay.c).
  *
- * Format: segment files <dir>/spool-<16 hex digits>.log, appended in order. A record is a
- * 16-byte header (magic "CBS1", payload length, CRC-32C of the payload, flags; integers
- * little-endian) followed by the payload: platform slug, received_at, dedupe key and
- * body, each NUL-terminated. The only flag is SPOOL_MAYBE_STORED; a record with any other
- * flag bit set reads as corrupt. The flags are outside the checksum: a flipped
- * SPOOL_MAYBE_STORED can only change whether a duplicate is counted in delivery_count.
- * Start-up scans every segment: a torn last record (crash mid-write) is cut off, a record
- * whose checksum fails is reported and skipped, everything else survives.
+ * Format: segment files <dir>/spool-<16 hex digits>.log, appended in order, each a run of
+ * checksummed records; the record layout and the rule for reading a damaged segment are
+ * src/spoolrec.h's. Start-up scans every segment: a torn last record (crash mid-write) is
+ * cut off the file, a record whose checksum fails is reported and skipped, everything
+ * else survives.
  *
  * Draining: spool_seal() closes the segment being written; spool_load_segment() hands out
  * the oldest sealed segment's records; spool_release() deletes a segment once all its
@@ -102,13 +99,5 @@ bool spool_is_full(struct spool *s);
 /* Stops the writer thread after it has written what is queued, and reports those last
  * appends to their callbacks. */
 void spool_close(struct spool **s);
-
-/* CRC-32C (Castagnoli) of len bytes. */
-uint32_t spool_crc32c(const void *data, size_t len);
-
-/* Checks one segment file and cuts a torn tail. Returns the number of good records, or -1
- * with err filled; *corrupt counts records skipped for a bad checksum. Exposed for tests. */
-long spool_check_file(const char *path, uint64_t *corrupt, uint64_t *bytes, char *err,
-		      size_t errlen);
 
 #endif
