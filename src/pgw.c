@@ -1,8 +1,10 @@
-/* pgw — asynchronous group-commit writer over libpq pipeline mode (see pgw.h DESIGN). */
+/* pgw — asynchronous group-commit writer over libpq pipeline mode (see pgw.h DESIGN):
+ * connections, the pipeline, batch scheduling, deadlines and answers. The statements'
+ * text, their array parameters and the key order of rows are batchsql's. */
 #include "pgw.h"
+#include "batchsql.h"
 #include "log.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,275 +14,12 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-/* ---- statements ---- */
-
-/* ST_EVENT and ST_ROW0 + table write one delivery's row per execution; ST_EVENTS and
- * ST_ROWS0 + table write a whole batch's rows, passed as arrays (see send_rows). */
-enum stmt {
-	ST_EVENT,
-	ST_REPLAY,
-	ST_TRANSCRIPT,
-	ST_EVENTS,
-	ST_ROW0,                       /* + enum row_table */
-	ST_ROWS0 = ST_ROW0 + TBL_COUNT /* + enum row_table */
-};
-#define NSTMTS (ST_ROWS0 + TBL_COUNT)
-
-static const char event_sql[] =
-	"INSERT INTO callbridge.webhook_events AS t"
-	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5)"
-	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
-	" SET delivery_count = t.delivery_count + $9::integer,"
-	"     last_received_at = EXCLUDED.last_received_at"
-	" RETURNING id, t.xmax = 0, status"; /* xmax = 0: inserted, not updated */
-
-/* The same for a batch: one array per column (binary text[]), one element per delivery.
- * The batch holds no (platform, dedupe_key) twice and no delivery counted already. */
-static const char events_sql[] =
-	"INSERT INTO callbridge.webhook_events AS t"
-	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at)"
-	" SELECT v.p, v.k, v.ty, v.o::timestamptz, v.r::timestamptz, v.body::jsonb, v.s, v.e,"
-	"        v.r::timestamptz"
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	"             $7::text[], $8::text[]) AS v(p, k, ty, o, r, body, s, e)"
-	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
-	" SET delivery_count = t.delivery_count + 1,"
-	"     last_received_at = EXCLUDED.last_received_at"
-	" RETURNING platform, dedupe_key, id, t.xmax = 0, status";
-#define EVENTS_NPARAMS 8
-
-static const char replay_sql[] =
-	"UPDATE callbridge.webhook_events"
-	" SET event_type = COALESCE($3, event_type), occurred_at = COALESCE($4::timestamptz, occurred_at),"
-	"     status = $5, error = $6"
-	" WHERE id = $1::bigint AND platform = $2"
-	" RETURNING id, true, status";
-
-static const char transcript_sql[] =
-	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb)";
-
-static const char *const type_casts[] = {
-	[COL_TEXT] = "text",    [COL_TS] = "timestamptz", [COL_NUM] = "numeric",
-	[COL_BOOL] = "boolean", [COL_JSONB] = "jsonb",    [COL_TEXTARR] = "text[]",
-};
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap + (size_t)n + 1) * 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
-static void sb_put(struct sbuf *b, const void *src, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->cap - b->len < n) {
-		size_t cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n + 4096;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-/* ---- array parameters: one-dimensional text[] in PostgreSQL's binary format (that of
- * array_send): ndim, flags, element type, then length and lower bound of the dimension,
- * then each element as a 32-bit length (-1: NULL) and its bytes. No quoting, no
- * parsing of the elements on either side. */
-
-#define TEXT_OID   25
-#define ARR_HEADER 20
-
-static void arr_begin(struct sbuf *b)
-{
-	static const char header[ARR_HEADER];
-	b->len = 0;
-	b->oom = false;
-	sb_put(b, header, sizeof header);
-}
-
-static void arr_add(struct sbuf *b, const char *s)
-{
-	unsigned char len[4];
-	size_t n = s ? strlen(s) : 0;
-	put_be32(len, s ? (uint32_t)n : UINT32_MAX);
-	sb_put(b, len, sizeof len);
-	if (s)
-		sb_put(b, s, n);
-}
-
-static void arr_end(struct sbuf *b, int n)
-{
-	if (b->oom)
-		return;
-	unsigned char *h = (unsigned char *)b->p;
-	put_be32(h, 1);            /* one dimension */
-	put_be32(h + 4, 0);        /* flags (NULLs are told by their length) */
-	put_be32(h + 8, TEXT_OID); /* element type */
-	put_be32(h + 12, (uint32_t)n);
-	put_be32(h + 16, 1); /* lower bound */
-}
-
-/* Lets go of a buffer grown by an unusually large batch, so that memory stays bounded by
- * the usual batch rather than by the largest one ever seen. */
-static void arr_trim(struct sbuf *b)
-{
-	if (b->cap > (1u << 20)) {
-		free(b->p);
-		*b = (struct sbuf){0};
-	}
-}
-
-/* Builds the merge upsert of one table from its spec. Parameters: $1 platform, $2 event
- * time, then the spec's columns; with many, each parameter is a text[] holding that
- * column of every row, the rows' keys all distinct. A NULL column never overwrites; an
- * event newer than the row's time column wins, an older one only fills NULLs; jsonb
- * objects merge by key. */
-static char *upsert_sql(const struct row_spec *s, bool many)
-{
-	struct sbuf b = {0};
-	sb_add(&b, "INSERT INTO %s AS t (platform, %s", s->table, s->time_col);
-	for (int i = 0; i < s->ncols; i++)
-		sb_add(&b, ", %s", s->cols[i]);
-	if (many) {
-		/* A call is looked up by a subquery per row, never planned as a join: a
-		 * generic plan made while calls was small would scan it whole. */
-		sb_add(&b, ") SELECT v.p, v.w::timestamptz");
-		for (int i = 0; i < s->ncols; i++)
-			if (i == 0 && s->via_call)
-				sb_add(&b, ", v.call_id");
-			else
-				sb_add(&b, ", v.c%d::%s", i, type_casts[s->types[i]]);
-		sb_add(&b, " FROM ");
-		if (s->via_call)
-			sb_add(&b,
-			       "(SELECT u.*, (SELECT c.id FROM callbridge.calls c WHERE c.platform "
-			       "= u.p AND c.external_id = u.c0) AS call_id FROM ");
-		sb_add(&b, "unnest($1::text[], $2::text[]");
-		for (int i = 0; i < s->ncols; i++)
-			sb_add(&b, ", $%d::text[]", i + 3);
-		sb_add(&b, ") AS %s(p, w", s->via_call ? "u" : "v");
-		for (int i = 0; i < s->ncols; i++)
-			sb_add(&b, ", c%d", i);
-		sb_add(&b, ")");
-		if (s->via_call) /* OFFSET 0: the subquery stays one, run once per row */
-			sb_add(&b, " OFFSET 0) AS v WHERE v.call_id IS NOT NULL");
-	} else if (s->via_call) {
-		sb_add(&b, ") SELECT $1::text, $2::timestamptz, c.id");
-		for (int i = 1; i < s->ncols; i++)
-			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
-		sb_add(&b,
-		       " FROM callbridge.calls c WHERE c.platform = $1::text AND c.external_id = "
-		       "$3::text");
-	} else {
-		sb_add(&b, ") VALUES ($1::text, $2::timestamptz");
-		for (int i = 0; i < s->ncols; i++)
-			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
-		sb_add(&b, ")");
-	}
-	sb_add(&b, " ON CONFLICT (%s) DO UPDATE SET ", s->conflict);
-	char newer[160];
-	snprintf(newer, sizeof newer, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
-		 s->time_col, s->time_col);
-	for (int i = s->nkeys; i < s->ncols; i++) {
-		const char *c = s->cols[i];
-		if (s->types[i] == COL_JSONB)
-			sb_add(&b,
-			       "%s = CASE WHEN EXCLUDED.%s IS NULL THEN t.%s WHEN t.%s IS NULL THEN "
-			       "EXCLUDED.%s WHEN %s THEN t.%s || EXCLUDED.%s ELSE EXCLUDED.%s || t.%s "
-			       "END, ",
-			       c, c, c, c, c, newer, c, c, c, c);
-		else
-			sb_add(&b,
-			       "%s = CASE WHEN %s THEN COALESCE(EXCLUDED.%s, t.%s) ELSE COALESCE(t.%s, "
-			       "EXCLUDED.%s) END, ",
-			       c, newer, c, c, c, c);
-	}
-	sb_add(&b, "%s = GREATEST(t.%s, EXCLUDED.%s)", s->time_col, s->time_col, s->time_col);
-	if (b.oom) { /* a statement cut short must not be prepared */
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
-}
-
-static char stmt_names[NSTMTS][16];
-static char *stmt_sql[NSTMTS];
-
-static int stmts_init(void)
-{
-	if (stmt_sql[ST_EVENT])
-		return 0;
-	for (int i = 0; i < NSTMTS; i++)
-		snprintf(stmt_names[i], sizeof stmt_names[i], "cb%d", i);
-	stmt_sql[ST_EVENT] = strdup(event_sql);
-	stmt_sql[ST_REPLAY] = strdup(replay_sql);
-	stmt_sql[ST_TRANSCRIPT] = strdup(transcript_sql);
-	stmt_sql[ST_EVENTS] = strdup(events_sql);
-	for (int t = 0; t < TBL_COUNT; t++) {
-		stmt_sql[ST_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t), false);
-		stmt_sql[ST_ROWS0 + t] = upsert_sql(rows_spec((enum row_table)t), true);
-	}
-	for (int i = 0; i < NSTMTS; i++)
-		if (!stmt_sql[i])
-			return -1;
-	return 0;
-}
-
 /* ---- connections ---- */
 
 enum conn_state { CS_DOWN, CS_CONNECTING, CS_IDLE, CS_BUSY };
 enum phase { PH_PREPARE, PH_EVENTS, PH_ROWS, PH_ROLLBACK };
 /* R_EVENT and R_ROW belong to one delivery, R_EVENTS and R_ROWS to the whole batch. */
 enum role { R_PREPARE, R_BEGIN, R_EVENT, R_EVENTS, R_ROW, R_ROWS, R_COMMIT, R_ROLLBACK, R_SYNC };
-
-/* A row (or transcript) of the batch to be written, by the key it locks: platform and
- * up to two more strings (NULL past the key's end), then batch position and row. */
-struct ref {
-	const char *k[3];
-	int i, r;
-};
 
 /* One expected answer in the pipeline, in send order. */
 struct item {
@@ -305,13 +44,13 @@ struct conn {
 	int nlive;          /* entries of batch not NULL */
 	int64_t started_ms; /* when this batch was sent */
 	bool many;          /* this batch is written with the array statements */
-	int matched;        /* deliveries named by the answer of ST_EVENTS */
+	int matched;        /* deliveries named by the answer of BATCHSQL_EVENTS */
 	struct item *items;
 	int nitems, cursor, cap;
 
 	/* Scratch for the array statements, kept from batch to batch. */
-	struct sbuf arr[ROW_MAXCOLS + 2];
-	struct ref *refs; /* batch_max * ROWS_MAX: the rows of one table, to sort */
+	struct batchsql_array arr[ROW_MAXCOLS + 2];
+	struct batchsql_ref *refs; /* batch_max * ROWS_MAX: the rows of one table, to sort */
 
 	int err_item; /* first failed item, or -1 */
 	char err_state[6];
@@ -330,6 +69,7 @@ struct pgw {
 	struct event *due;  /* the commit deadline of the queue's head */
 	int deadline_ms;    /* 0: none */
 	struct pgw_stats stats;
+	struct batchsql_stmts stmts; /* prepared on every connection */
 };
 
 static void conn_connect(struct conn *c);
@@ -503,63 +243,20 @@ static const char *status_text(const struct pgw_delivery *d)
 	return d->db_failed ? "failed" : names[d->mapped->status];
 }
 
-/* ---- lock order ----
- * A statement locks rows in the order it writes them, so each writes its rows sorted by
- * key, the same way in every transaction (see DESIGN). strcmp's order is not
- * PostgreSQL's collation and need not be: any one total order over the keys will do. */
-
-static int str_cmp(const char *a, const char *b)
-{
-	if (!a || !b)
-		return (a != NULL) - (b != NULL);
-	return strcmp(a, b);
-}
-
-static bool same_key(const struct ref *x, const struct ref *y)
-{
-	for (int p = 0; p < 3; p++)
-		if (str_cmp(x->k[p], y->k[p]) != 0)
-			return false;
-	return true;
-}
-
-/* By key, then by batch position and row: equal keys keep the batch's order. */
-static int ref_cmp(const void *a, const void *b)
-{
-	const struct ref *x = a, *y = b;
-	for (int p = 0; p < 3; p++) {
-		int d = str_cmp(x->k[p], y->k[p]);
-		if (d != 0)
-			return d;
-	}
-	if (x->i != y->i)
-		return x->i < y->i ? -1 : 1;
-	return (x->r > y->r) - (x->r < y->r);
-}
-
-/* Sorts refs[0..n-1]; true when no two of them share a key. */
-static bool refs_sort(struct ref *refs, int n)
-{
-	qsort(refs, (size_t)n, sizeof *refs, ref_cmp);
-	for (int j = 1; j < n; j++)
-		if (same_key(&refs[j - 1], &refs[j]))
-			return false;
-	return true;
-}
-
-/* By event key, then in submission order: a sender's repeat comes after its first. */
+/* The batch's lock order (see batchsql.h): by event key, then in submission order, so
+ * that a sender's repeat comes after its first. */
 static int event_cmp(const void *a, const void *b)
 {
 	const struct pgw_delivery *x = *(struct pgw_delivery *const *)a;
 	const struct pgw_delivery *y = *(struct pgw_delivery *const *)b;
-	int d = str_cmp(x->platform, y->platform);
+	int d = batchsql_key_cmp(x->platform, y->platform);
 	if (d == 0)
-		d = str_cmp(x->dedupe_key, y->dedupe_key);
+		d = batchsql_key_cmp(x->dedupe_key, y->dedupe_key);
 	return d != 0 ? d : seq_cmp(a, b);
 }
 
 /* Sends a prepared statement whose n parameters are the arrays c->arr[0..n-1]. */
-static bool send_arrays(struct conn *c, enum stmt st, int n, enum role role)
+static bool send_arrays(struct conn *c, enum batchsql_stmt st, int n, enum role role)
 {
 	const char *vals[ROW_MAXCOLS + 2] = {0};
 	int lens[ROW_MAXCOLS + 2] = {0}, fmts[ROW_MAXCOLS + 2] = {0};
@@ -570,10 +267,10 @@ static bool send_arrays(struct conn *c, enum stmt st, int n, enum role role)
 		lens[i] = (int)c->arr[i].len;
 		fmts[i] = 1;
 	}
-	bool ok = PQsendQueryPrepared(c->pg, stmt_names[st], n, vals, lens, fmts, 0) &&
+	bool ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[st], n, vals, lens, fmts, 0) &&
 		  add_item(c, role, -1);
 	for (int i = 0; i < n; i++)
-		arr_trim(&c->arr[i]);
+		batchsql_array_trim(&c->arr[i]);
 	return ok;
 }
 
@@ -589,8 +286,8 @@ static bool batch_many(const struct conn *c)
 		const struct pgw_delivery *d = c->batch[i];
 		if (d->replay_id > 0 || d->maybe_stored || d->row_by_row)
 			return false;
-		if (i > 0 && !str_cmp(d->platform, c->batch[i - 1]->platform) &&
-		    !str_cmp(d->dedupe_key, c->batch[i - 1]->dedupe_key))
+		if (i > 0 && !batchsql_key_cmp(d->platform, c->batch[i - 1]->platform) &&
+		    !batchsql_key_cmp(d->dedupe_key, c->batch[i - 1]->dedupe_key))
 			return false;
 	}
 	return true;
@@ -607,34 +304,36 @@ static bool send_event(struct conn *c, int i)
 		snprintf(id, sizeof id, "%lld", d->replay_id);
 		const char *rv[6] = {
 			id, d->platform, m->event_type, m->occurred_at, status_text(d), error};
-		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_REPLAY], 6, rv, NULL, NULL, 0);
+		ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_REPLAY], 6, rv, NULL,
+					 NULL, 0);
 	} else {
 		const char *vals[9] = {d->platform,    d->dedupe_key,  m->event_type,
 				       m->occurred_at, d->received_at, d->payload,
 				       status_text(d), error,          d->maybe_stored ? "0" : "1"};
-		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_EVENT], 9, vals, NULL, NULL, 0);
+		ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_EVENT], 9, vals, NULL,
+					 NULL, 0);
 	}
 	return ok && add_item(c, R_EVENT, i);
 }
 
 static bool send_events(struct conn *c)
 {
-	for (int k = 0; k < EVENTS_NPARAMS; k++)
-		arr_begin(&c->arr[k]);
+	for (int k = 0; k < BATCHSQL_EVENTS_NPARAMS; k++)
+		batchsql_array_begin(&c->arr[k]);
 	for (int i = 0; i < c->nbatch; i++) {
 		const struct pgw_delivery *d = c->batch[i];
 		const struct mapped *m = d->mapped;
-		const char *vals[EVENTS_NPARAMS] = {
+		const char *vals[BATCHSQL_EVENTS_NPARAMS] = {
 			d->platform,    d->dedupe_key,
 			m->event_type,  m->occurred_at,
 			d->received_at, d->payload,
 			status_text(d), d->db_failed ? d->detail : m->error};
-		for (int k = 0; k < EVENTS_NPARAMS; k++)
-			arr_add(&c->arr[k], vals[k]);
+		for (int k = 0; k < BATCHSQL_EVENTS_NPARAMS; k++)
+			batchsql_array_add(&c->arr[k], vals[k]);
 	}
-	for (int k = 0; k < EVENTS_NPARAMS; k++)
-		arr_end(&c->arr[k], c->nbatch);
-	return send_arrays(c, ST_EVENTS, EVENTS_NPARAMS, R_EVENTS);
+	for (int k = 0; k < BATCHSQL_EVENTS_NPARAMS; k++)
+		batchsql_array_end(&c->arr[k]);
+	return send_arrays(c, BATCHSQL_EVENTS, BATCHSQL_EVENTS_NPARAMS, R_EVENTS);
 }
 
 static void start_batch(struct conn *c)
@@ -693,8 +392,8 @@ static bool send_row(struct conn *c, int i, const struct row *row)
 	vals[0] = d->platform;
 	vals[1] = event_time(d);
 	memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
-	return PQsendQueryPrepared(c->pg, stmt_names[ST_ROW0 + row->table], s->ncols + 2, vals,
-				   NULL, NULL, 0) &&
+	return PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_ROW0 + row->table],
+				   s->ncols + 2, vals, NULL, NULL, 0) &&
 	       add_item(c, R_ROW, i);
 }
 
@@ -723,12 +422,12 @@ static bool send_table(struct conn *c, enum row_table t)
 	int n = 0;
 	for (int i = 0, r = -1; next_row(c, t, &i, &r); n++) {
 		const struct row *row = &c->batch[i]->mapped->rows[r];
-		c->refs[n] = (struct ref){
+		c->refs[n] = (struct batchsql_ref){
 			{c->batch[i]->platform, row->v[0], s->nkeys > 1 ? row->v[1] : NULL}, i, r};
 	}
 	if (n == 0)
 		return true;
-	if (!refs_sort(c->refs, n) || !c->many) {
+	if (!batchsql_refs_sort(c->refs, n) || !c->many) {
 		bool ok = true;
 		for (int j = 0; ok && j < n; j++)
 			ok = send_row(c, c->refs[j].i,
@@ -737,18 +436,18 @@ static bool send_table(struct conn *c, enum row_table t)
 	}
 	int nparams = s->ncols + 2;
 	for (int k = 0; k < nparams; k++)
-		arr_begin(&c->arr[k]);
+		batchsql_array_begin(&c->arr[k]);
 	for (int j = 0; j < n; j++) {
 		const struct pgw_delivery *d = c->batch[c->refs[j].i];
 		const struct row *row = &d->mapped->rows[c->refs[j].r];
-		arr_add(&c->arr[0], d->platform);
-		arr_add(&c->arr[1], event_time(d));
+		batchsql_array_add(&c->arr[0], d->platform);
+		batchsql_array_add(&c->arr[1], event_time(d));
 		for (int k = 0; k < s->ncols; k++)
-			arr_add(&c->arr[k + 2], row->v[k]);
+			batchsql_array_add(&c->arr[k + 2], row->v[k]);
 	}
 	for (int k = 0; k < nparams; k++)
-		arr_end(&c->arr[k], n);
-	return send_arrays(c, (enum stmt)(ST_ROWS0 + t), nparams, R_ROWS);
+		batchsql_array_end(&c->arr[k]);
+	return send_arrays(c, (enum batchsql_stmt)(BATCHSQL_ROWS0 + t), nparams, R_ROWS);
 }
 
 /* Writes the batch's transcripts, one statement per call, in key order: put_transcript
@@ -760,16 +459,17 @@ static bool send_transcripts(struct conn *c)
 		const struct pgw_delivery *d = c->batch[i];
 		const struct transcript *t = &d->mapped->transcript;
 		if (writes_rows(d) && t->call_external_id && t->json)
-			c->refs[n++] = (struct ref){{d->platform, t->call_external_id, NULL}, i, 0};
+			c->refs[n++] = (struct batchsql_ref){
+				{d->platform, t->call_external_id, NULL}, i, 0};
 	}
-	(void)refs_sort(c->refs, n); /* one call twice: both run, in the batch's order */
+	(void)batchsql_refs_sort(c->refs, n); /* one call twice: both run, in the batch's order */
 	bool ok = true;
 	for (int j = 0; ok && j < n; j++) {
 		const struct pgw_delivery *d = c->batch[c->refs[j].i];
 		const struct transcript *t = &d->mapped->transcript;
 		const char *vals[4] = {d->platform, t->call_external_id, event_time(d), t->json};
-		ok = PQsendQueryPrepared(c->pg, stmt_names[ST_TRANSCRIPT], 4, vals, NULL, NULL,
-					 0) &&
+		ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_TRANSCRIPT], 4, vals,
+					 NULL, NULL, 0) &&
 		     add_item(c, R_ROW, c->refs[j].i);
 	}
 	return ok;
@@ -1077,8 +777,8 @@ static void on_connected(struct conn *c)
 	c->phase = PH_PREPARE;
 	reset_items(c);
 	bool ok = true;
-	for (int i = 0; ok && i < NSTMTS; i++)
-		ok = PQsendPrepare(c->pg, stmt_names[i], stmt_sql[i], 0, NULL) &&
+	for (int i = 0; ok && i < BATCHSQL_NSTMTS; i++)
+		ok = PQsendPrepare(c->pg, w->stmts.name[i], w->stmts.sql[i], 0, NULL) &&
 		     add_item(c, R_PREPARE, -1);
 	if (!ok || !send_sync(c)) {
 		conn_lost(c, PQerrorMessage(c->pg));
@@ -1353,7 +1053,7 @@ int pgw_submit(struct pgw *w, struct pgw_delivery *d)
 struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt)
 {
 	struct pgw *w = calloc(1, sizeof *w);
-	if (!w || stmts_init() < 0)
+	if (!w || batchsql_stmts_init(&w->stmts) < 0)
 		goto fail;
 	w->base = base;
 	w->opt = *opt;
@@ -1409,7 +1109,7 @@ void pgw_free(struct pgw **wp)
 		free(c->items);
 		free(c->refs);
 		for (int k = 0; k < ROW_MAXCOLS + 2; k++)
-			free(c->arr[k].p);
+			batchsql_array_free(&c->arr[k]);
 	}
 	fail_queue(w);
 	if (w->kick)
@@ -1418,6 +1118,7 @@ void pgw_free(struct pgw **wp)
 		event_free(w->due);
 	free(w->conns);
 	free(w->conninfo);
+	batchsql_stmts_free(&w->stmts);
 	free(w);
 	*wp = NULL;
 }

@@ -15,11 +15,12 @@
  *   2. The mapped-row upserts of the new, mapped deliveries, one per table; the
  *      transcripts, one per call; COMMIT; sync.
  * These batch statements take each column as one binary text[] and unnest them, so
- * PostgreSQL starts one statement per table and batch rather than per row. A batch is
- * written "row by row" instead, one statement per delivery and row, when it holds a
- * replay, a delivery that may be stored already, the same event twice, or a delivery
- * whose batch a batch statement failed; and one table's rows are, when two of them
- * share a key (an upsert cannot touch one row twice).
+ * PostgreSQL starts one statement per table and batch rather than per row (their text,
+ * the arrays and the key order are batchsql's). A batch is written "row by row"
+ * instead, one statement per delivery and row, when it holds a replay, a delivery that
+ * may be stored already, the same event twice, or a delivery whose batch a batch
+ * statement failed; and one table's rows are, when two of them share a key (an upsert
+ * cannot touch one row twice).
  * Lock order: every transaction takes its row locks in one global order — the events
  * first, then each table in enum row_table order, then the transcripts, and within
  * each of these by key (the batch is sorted by event key; each table's rows and the

@@ -1,0 +1,305 @@
+/* batchsql — the writer's statement texts, its binary text[] parameters and the key
+ * order of a batch's rows (see batchsql.h). Pure: it only builds bytes. */
+#include "batchsql.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- statements ---- */
+
+static const char event_sql[] =
+	"INSERT INTO callbridge.webhook_events AS t"
+	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
+	"  last_received_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5)"
+	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
+	" SET delivery_count = t.delivery_count + $9::integer,"
+	"     last_received_at = EXCLUDED.last_received_at"
+	" RETURNING id, t.xmax = 0, status"; /* xmax = 0: inserted, not updated */
+
+/* The same for a batch: one array per column (binary text[]), one element per delivery.
+ * The batch holds no (platform, dedupe_key) twice and no delivery counted already. */
+static const char events_sql[] =
+	"INSERT INTO callbridge.webhook_events AS t"
+	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
+	"  last_received_at)"
+	" SELECT v.p, v.k, v.ty, v.o::timestamptz, v.r::timestamptz, v.body::jsonb, v.s, v.e,"
+	"        v.r::timestamptz"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	"             $7::text[], $8::text[]) AS v(p, k, ty, o, r, body, s, e)"
+	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
+	" SET delivery_count = t.delivery_count + 1,"
+	"     last_received_at = EXCLUDED.last_received_at"
+	" RETURNING platform, dedupe_key, id, t.xmax = 0, status";
+
+static const char replay_sql[] =
+	"UPDATE callbridge.webhook_events"
+	" SET event_type = COALESCE($3, event_type), occurred_at = COALESCE($4::timestamptz, occurred_at),"
+	"     status = $5, error = $6"
+	" WHERE id = $1::bigint AND platform = $2"
+	" RETURNING id, true, status";
+
+static const char transcript_sql[] =
+	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb)";
+
+static const char *const type_casts[] = {
+	[COL_TEXT] = "text",    [COL_TS] = "timestamptz", [COL_NUM] = "numeric",
+	[COL_BOOL] = "boolean", [COL_JSONB] = "jsonb",    [COL_TEXTARR] = "text[]",
+};
+
+/* A growing string; oom sticks, so that a text cut short is never used. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap + (size_t)n + 1) * 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+/* Builds the merge upsert of one table from its spec. Parameters: $1 platform, $2 event
+ * time, then the spec's columns; with many, each parameter is a text[] holding that
+ * column of every row, the rows' keys all distinct. A NULL column never overwrites; an
+ * event newer than the row's time column wins, an older one only fills NULLs; jsonb
+ * objects merge by key. */
+static char *upsert_sql(const struct row_spec *s, bool many)
+{
+	struct sbuf b = {0};
+	sb_add(&b, "INSERT INTO %s AS t (platform, %s", s->table, s->time_col);
+	for (int i = 0; i < s->ncols; i++)
+		sb_add(&b, ", %s", s->cols[i]);
+	if (many) {
+		/* A call is looked up by a subquery per row, never planned as a join: a
+		 * generic plan made while calls was small would scan it whole. */
+		sb_add(&b, ") SELECT v.p, v.w::timestamptz");
+		for (int i = 0; i < s->ncols; i++)
+			if (i == 0 && s->via_call)
+				sb_add(&b, ", v.call_id");
+			else
+				sb_add(&b, ", v.c%d::%s", i, type_casts[s->types[i]]);
+		sb_add(&b, " FROM ");
+		if (s->via_call)
+			sb_add(&b,
+			       "(SELECT u.*, (SELECT c.id FROM callbridge.calls c WHERE c.platform "
+			       "= u.p AND c.external_id = u.c0) AS call_id FROM ");
+		sb_add(&b, "unnest($1::text[], $2::text[]");
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", $%d::text[]", i + 3);
+		sb_add(&b, ") AS %s(p, w", s->via_call ? "u" : "v");
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", c%d", i);
+		sb_add(&b, ")");
+		if (s->via_call) /* OFFSET 0: the subquery stays one, run once per row */
+			sb_add(&b, " OFFSET 0) AS v WHERE v.call_id IS NOT NULL");
+	} else if (s->via_call) {
+		sb_add(&b, ") SELECT $1::text, $2::timestamptz, c.id");
+		for (int i = 1; i < s->ncols; i++)
+			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
+		sb_add(&b,
+		       " FROM callbridge.calls c WHERE c.platform = $1::text AND c.external_id = "
+		       "$3::text");
+	} else {
+		sb_add(&b, ") VALUES ($1::text, $2::timestamptz");
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
+		sb_add(&b, ")");
+	}
+	sb_add(&b, " ON CONFLICT (%s) DO UPDATE SET ", s->conflict);
+	char newer[160];
+	snprintf(newer, sizeof newer, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
+		 s->time_col, s->time_col);
+	for (int i = s->nkeys; i < s->ncols; i++) {
+		const char *c = s->cols[i];
+		if (s->types[i] == COL_JSONB)
+			sb_add(&b,
+			       "%s = CASE WHEN EXCLUDED.%s IS NULL THEN t.%s WHEN t.%s IS NULL THEN "
+			       "EXCLUDED.%s WHEN %s THEN t.%s || EXCLUDED.%s ELSE EXCLUDED.%s || t.%s "
+			       "END, ",
+			       c, c, c, c, c, newer, c, c, c, c);
+		else
+			sb_add(&b,
+			       "%s = CASE WHEN %s THEN COALESCE(EXCLUDED.%s, t.%s) ELSE COALESCE(t.%s, "
+			       "EXCLUDED.%s) END, ",
+			       c, newer, c, c, c, c);
+	}
+	sb_add(&b, "%s = GREATEST(t.%s, EXCLUDED.%s)", s->time_col, s->time_col, s->time_col);
+	if (b.oom) { /* a statement cut short must not be prepared */
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+int batchsql_stmts_init(struct batchsql_stmts *s)
+{
+	*s = (struct batchsql_stmts){0};
+	for (int i = 0; i < BATCHSQL_NSTMTS; i++)
+		snprintf(s->name[i], sizeof s->name[i], "cb%d", i);
+	s->sql[BATCHSQL_EVENT] = strdup(event_sql);
+	s->sql[BATCHSQL_REPLAY] = strdup(replay_sql);
+	s->sql[BATCHSQL_TRANSCRIPT] = strdup(transcript_sql);
+	s->sql[BATCHSQL_EVENTS] = strdup(events_sql);
+	for (int t = 0; t < TBL_COUNT; t++) {
+		s->sql[BATCHSQL_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t), false);
+		s->sql[BATCHSQL_ROWS0 + t] = upsert_sql(rows_spec((enum row_table)t), true);
+	}
+	for (int i = 0; i < BATCHSQL_NSTMTS; i++)
+		if (!s->sql[i]) {
+			batchsql_stmts_free(s);
+			return -1;
+		}
+	return 0;
+}
+
+void batchsql_stmts_free(struct batchsql_stmts *s)
+{
+	for (int i = 0; i < BATCHSQL_NSTMTS; i++) {
+		free(s->sql[i]);
+		s->sql[i] = NULL;
+	}
+}
+
+/* ---- array parameters ----
+ * array_send's format: ndim, flags, element type, then length and lower bound of the
+ * dimension, all 32-bit big-endian; then each element as a 32-bit length (-1: NULL) and
+ * its bytes. The header is reserved by begin and written by end, once count is known. */
+
+#define TEXT_OID   25
+#define ARR_HEADER 20
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void arr_put(struct batchsql_array *a, const void *src, size_t n)
+{
+	if (a->oom)
+		return;
+	if (a->cap - a->len < n) {
+		size_t cap = a->cap * 2 > a->len + n ? a->cap * 2 : a->len + n + 4096;
+		char *p = realloc(a->p, cap);
+		if (!p) {
+			a->oom = true;
+			return;
+		}
+		a->p = p;
+		a->cap = cap;
+	}
+	memcpy(a->p + a->len, src, n);
+	a->len += n;
+}
+
+void batchsql_array_begin(struct batchsql_array *a)
+{
+	static const char header[ARR_HEADER];
+	a->len = 0;
+	a->count = 0;
+	a->oom = false;
+	arr_put(a, header, sizeof header);
+}
+
+void batchsql_array_add(struct batchsql_array *a, const char *s)
+{
+	unsigned char len[4];
+	size_t n = s ? strlen(s) : 0;
+	put_be32(len, s ? (uint32_t)n : UINT32_MAX);
+	arr_put(a, len, sizeof len);
+	if (s)
+		arr_put(a, s, n);
+	a->count++;
+}
+
+void batchsql_array_end(struct batchsql_array *a)
+{
+	if (a->oom)
+		return;
+	unsigned char *h = (unsigned char *)a->p;
+	put_be32(h, 1);            /* one dimension */
+	put_be32(h + 4, 0);        /* flags (NULLs are told by their length) */
+	put_be32(h + 8, TEXT_OID); /* element type */
+	put_be32(h + 12, (uint32_t)a->count);
+	put_be32(h + 16, 1); /* lower bound */
+}
+
+void batchsql_array_trim(struct batchsql_array *a)
+{
+	if (a->cap > (1u << 20))
+		batchsql_array_free(a);
+}
+
+void batchsql_array_free(struct batchsql_array *a)
+{
+	free(a->p);
+	*a = (struct batchsql_array){0};
+}
+
+/* ---- lock order ---- */
+
+int batchsql_key_cmp(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static bool same_key(const struct batchsql_ref *x, const struct batchsql_ref *y)
+{
+	for (int p = 0; p < 3; p++)
+		if (batchsql_key_cmp(x->k[p], y->k[p]) != 0)
+			return false;
+	return true;
+}
+
+/* By key, then by batch position and row: equal keys keep the batch's order. */
+static int ref_cmp(const void *a, const void *b)
+{
+	const struct batchsql_ref *x = a, *y = b;
+	for (int p = 0; p < 3; p++) {
+		int d = batchsql_key_cmp(x->k[p], y->k[p]);
+		if (d != 0)
+			return d;
+	}
+	if (x->i != y->i)
+		return x->i < y->i ? -1 : 1;
+	return (x->r > y->r) - (x->r < y->r);
+}
+
+bool batchsql_refs_sort(struct batchsql_ref *refs, int n)
+{
+	if (n <= 0)
+		return true;
+	qsort(refs, (size_t)n, sizeof *refs, ref_cmp);
+	for (int j = 1; j < n; j++)
+		if (same_key(&refs[j - 1], &refs[j]))
+			return false;
+	return true;
+}
