@@ -50,7 +50,7 @@ const char *cfg_lookup(const char *name);
 void cfg_each_unknown(bool (*is_known)(const char *name),
 		      void (*fn)(const char *name, const char *source));
 
-/* Prints the table as the README's Markdown rows (the docs test compares them). */
+/* Prints the table as the Markdown rows of docs/configuration.md (the docs test compares them). */
 void cfg_print_table(FILE *out);
 
 void cfg_free(void);

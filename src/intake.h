@@ -14,9 +14,10 @@
 #define INTAKE_MAX_DEPTH 64
 
 struct intake_error {
-	int status;       /* HTTP status to answer */
-	const char *code; /* machine-readable, e.g. "invalid_json"; every code is in the
-			     README's error table (tests/e2e/60-docs.t finds them in the source) */
+	int status; /* HTTP status to answer */
+	const char
+		*code; /* machine-readable, e.g. "invalid_json"; every code is in the
+			  docs/http.md error table (tests/e2e/60-docs.t finds them in the source) */
 	char detail[200];
 };
 

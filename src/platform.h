@@ -1,6 +1,7 @@
 /* platform — the one table of platforms: slug (the route /webhooks/<slug>), display
- * name, signature scheme and mapper. Adding a platform means one mapper file and one
- * line in platform.c. */
+ * name, signature scheme and mapper. Adding a platform means a mapper file, its
+ * prototype below, one line in platform.c, and its fixtures and docs; docs/platforms.md
+ * names them all and tests/e2e/62-platforms.t checks them. */
 #ifndef CALLBRIDGE_PLATFORM_H
 #define CALLBRIDGE_PLATFORM_H
 

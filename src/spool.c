@@ -561,7 +561,7 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 		char q[16];
 		snprintf(q, sizeof q, "%d", n);
 		log_error("spool: quarantined segments hold deliveries the database refused even "
-			  "as failed events; see README (When PostgreSQL is away)",
+			  "as failed events; see docs/operations.md",
 			  "dir", dir, "segments", q);
 	}
 	if (s->next_seq == 0)
