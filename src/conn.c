@@ -14,6 +14,10 @@
  * Connections are found by descriptor (evhttp keeps no user data on a connection);
  * the slot is set on the first byte and cleared in evhttp's close callback, which runs
  * before the descriptor is closed, so a reused descriptor never finds a stale state.
+ * The table is shared by every loop: a descriptor closed on one loop's thread may be
+ * accepted next on another's. The kernel orders the two (the slot is cleared before
+ * the close, the close comes before the accept), but a race detector cannot see that,
+ * so the slots are read and written atomically, and cleared only if still ours.
  *
  * Lingering close: closing a socket with unread bytes makes the kernel send a reset,
  * and a client still sending a body (httpx, Node's fetch, Python's http.client do not
@@ -162,8 +166,10 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 	if (gone)
 		gone(c->gone_arg);
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->cb);
-	if (c->fd >= 0 && c->fd < fd_slots && by_fd[c->fd] == c)
-		by_fd[c->fd] = NULL;
+	struct conn *mine = c; /* only ours: never a newer connection's */
+	if (c->fd >= 0 && c->fd < fd_slots)
+		__atomic_compare_exchange_n(&by_fd[c->fd], &mine, NULL, false, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED);
 	evbuffer_free(c->held);
 	evbuffer_free(c->spare);
 	wire_free(&c->wire);
@@ -205,7 +211,7 @@ static void on_first_input(struct evbuffer *in, const struct evbuffer_cb_info *i
 	c->bev = bev;
 	c->fd = fd;
 	wire_init(&c->wire, body_limit);
-	by_fd[fd] = c;
+	__atomic_store_n(&by_fd[fd], c, __ATOMIC_RELEASE);
 	evhttp_connection_set_closecb(evcon, on_close, c);
 	on_input(in, info, c);
 }
@@ -234,7 +240,8 @@ struct conn *conn_of(struct evhttp_request *req)
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	int fd = bev ? (int)bufferevent_getfd(bev) : -1;
-	struct conn *c = fd >= 0 && fd < fd_slots ? by_fd[fd] : NULL;
+	struct conn *c =
+		fd >= 0 && fd < fd_slots ? __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE) : NULL;
 	return c && c->bev == bev ? c : NULL;
 }
 
@@ -297,9 +304,12 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
 
 static void linger_start(struct event_base *base, int fd)
 {
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	/* dup, not fcntl(F_DUPFD_CLOEXEC): ThreadSanitizer follows descriptors through dup
+	 * only, and would take the copy's later close for a race on a reused number */
+	int dup_fd = dup(fd);
 	if (dup_fd < 0)
 		return; /* evhttp's close stays a plain close */
+	fcntl(dup_fd, F_SETFD, FD_CLOEXEC);
 	struct lingerer *l = calloc(1, sizeof *l);
 	struct timeval quiet = {LINGER_QUIET_S, 0};
 	if (l)
