@@ -85,6 +85,20 @@ test-asan: deps
 		CB_TEST_BIN=$(CURDIR)/bin-asan/callbridge \
 		prove --exec '' --timer $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%) tests/e2e/*.t
 
+# The tests that run several threads (worker loops, the spool's writer, shutdown while
+# threads are busy) against a build with ThreadSanitizer; any report fails the test that
+# triggered it, as with test-asan. tests/tsan.supp holds only reports inside Debian's
+# libraries, which are not built with -fsanitize=thread (see the file).
+TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS := 25-workers 35-spool 36-spool-flags 37-deadline 40-lifecycle
+.PHONY: test-tsan
+test-tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan BINDIR=bin-tsan OPT="$(TSAN_FLAGS)" \
+		LDFLAGS="-fsanitize=thread" all
+	@TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		CB_TEST_BIN=$(CURDIR)/bin-tsan/callbridge \
+		prove --exec '' --timer $(TSAN_TESTS:%=tests/e2e/%.t)
+
 # libFuzzer targets (fuzz/), FUZZ_SECONDS each (default 60); see fuzz/README.md.
 fuzz: deps
 	@bash scripts/fuzz.sh
@@ -108,6 +122,6 @@ format-check:
 	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 clean:
-	rm -rf $(BUILD) bin build-asan bin-asan build-fuzz
+	rm -rf $(BUILD) bin build-asan bin-asan build-fuzz build-tsan bin-tsan
 
 -include $(wildcard $(BUILD)/*.d)

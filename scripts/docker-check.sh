@@ -23,7 +23,9 @@
 # periodic health checks need systemd, so `service_healthy` would never be reached).
 #
 # Time on 2 cores: cold (packages, debootstrap, every image built) about 5 minutes; warm
-# (cached base and layers) about 30 seconds, plus the compile when src/ changed. Settings:
+# (cached base and layers) about 30 seconds, plus the compile when src/ changed. No file
+# of the host is changed but for the packages installed: podman gets a containers.conf
+# of this run's own (CONTAINERS_CONF, see "tools"). Settings:
 #   CALLBRIDGE_DOCKER_CACHE          /var/tmp/callbridge-docker (the base tarball)
 #   CALLBRIDGE_DOCKER_BASE_MAX_DAYS  30: an older tarball is made again (Debian updates)
 #   CALLBRIDGE_DOCKER_IMAGE          localhost/callbridge:check
@@ -49,6 +51,7 @@ t_all=$SECONDS t_step=$SECONDS step_name=""
 say() { printf 'docker-check: %s\n' "$*"; }
 pass() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
 fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+diag() { printf '        %s\n' "$*"; }
 skip() { skipped=$((skipped + 1)); printf '  skipped: %s\n' "$*"; }
 step_end() {
 	[ -z "$step_name" ] || say "$step_name: $((SECONDS - t_step))s"
@@ -99,47 +102,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
+# Waiting, free ports and /metrics as the e2e tests have them (poll, wait_for,
+# eventually, prints, free_port, metric: they call pass, fail and diag above).
+# shellcheck source=tests/e2e/common.sh
+. tests/e2e/common.sh
+
 # podman without systemd logs an error for every health-check timer it cannot create
 # (the check itself still works with `podman healthcheck run`): keep that noise aside.
 pm() { podman "$@" 2>>"$tmp/podman.err"; }
 http_code() { curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$1" || true; }
-post() { curl -sS --max-time 10 -X POST "$1" -H 'Content-Type: application/json' --data-binary @"$2" 2>&1 || true; }
+# post_json URL FILE: the answer's body (or curl's error).
+post_json() { curl -sS --max-time 10 -X POST "$1" -H 'Content-Type: application/json' --data-binary @"$2" 2>&1 || true; }
 running() { [ "$(podman inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
-# until CONTAINER SECONDS CMD...: 0 once CMD succeeds; 1 on timeout or if CONTAINER stops
+# until_ok CONTAINER SECONDS CMD...: 0 once CMD succeeds; 1 on timeout or once CONTAINER
+# stopped (no use waiting for it then)
 until_ok() {
-	local ctr=$1 i
-	local n=$(($2 * 4))
+	local ctr=$1 secs=$2
 	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		running "$ctr" || return 1
-		sleep 0.25
-	done
-	return 1
+	poll "$secs" ok_or_stopped "$ctr" "$@" && running "$ctr"
 }
-is_200() { [ "$(http_code "$1")" = 200 ]; }
+ok_or_stopped() {
+	local ctr=$1
+	shift
+	"$@" || ! running "$ctr"
+}
 healthy() { pm healthcheck run "$1" >/dev/null; }
 # wait_200 URL SECONDS CONTAINER: until URL answers 200
-wait_200() { until_ok "$3" "$2" is_200 "$1"; }
-# wait_db BASE_URL SECONDS: until /metrics says a database connection is ready (/healthz
-# answers at once; deliveries before the connection would be spooled, not stored)
-wait_db() {
-	local i
-	for ((i = 0; i < $2 * 4; i++)); do
-		case $'\n'$(curl -s --max-time 5 "$1/metrics" 2>/dev/null || true)$'\n' in
-		*$'\n'"callbridge_database_up "[1-9]*) return 0 ;;
-		esac
-		sleep 0.25
-	done
-	return 1
-}
+wait_200() { until_ok "$3" "$2" prints 200 http_code "$1"; }
 # wait_healthy CONTAINER SECONDS: run its health check until it passes
 wait_healthy() { until_ok "$1" "$2" healthy "$1"; }
-free_port() { # a TCP port nobody listens on, from $1 up
-	local p=$1
-	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-	echo "$p"
-}
 
 # --- 0. tools --------------------------------------------------------------------------
 step "tools"
@@ -164,23 +155,26 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Debian's podman here: containers start only with default_ulimits = [] (else podman
 # raises RLIMIT_NOFILE to 1048576, above this machine's hard limit, and runc's "error
-# setting rlimit type 7" stops them), and with runc (crun fails on these cgroups).
-conf=/etc/containers/containers.conf
-mkdir -p /etc/containers
+# setting rlimit type 7" stops them), and with runc (crun fails on these cgroups). The
+# setting goes into a containers.conf of this run's own, a copy of the host's with that
+# one change: with CONTAINERS_CONF set, podman reads that file instead of the system's,
+# so no file of the host is changed.
+conf=$tmp/containers.conf
+for f in /etc/containers/containers.conf /usr/share/containers/containers.conf; do
+	[ -f "$f" ] && { cp "$f" "$conf"; break; }
+done
 touch "$conf"
-if ! grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=[[:space:]]*\[[[:space:]]*\]' "$conf"; then
-	[ ! -s "$conf" ] || [ -f "$conf.orig" ] || cp -p "$conf" "$conf.orig"
-	# an existing setting (possibly a multi-line array) is replaced, else one is added
-	perl -0pi -e 's/^[ \t]*default_ulimits[ \t]*=[ \t]*\[.*?\]/default_ulimits = []/ms' "$conf"
-	if ! grep -Eq '^[[:space:]]*default_ulimits' "$conf"; then
-		if grep -Eq '^[[:space:]]*\[containers\]' "$conf"; then
-			perl -pi -e 's/^([ \t]*\[containers\][^\n]*\n)/$1default_ulimits = []\n/' "$conf"
-		else
-			printf '\n[containers]\ndefault_ulimits = []\n' >>"$conf"
-		fi
+# an existing setting (possibly a multi-line array) is replaced, else one is added
+perl -0pi -e 's/^[ \t]*default_ulimits[ \t]*=[ \t]*\[.*?\]/default_ulimits = []/ms' "$conf"
+if ! grep -Eq '^[[:space:]]*default_ulimits' "$conf"; then
+	if grep -Eq '^[[:space:]]*\[containers\]' "$conf"; then
+		perl -pi -e 's/^([ \t]*\[containers\][^\n]*\n)/$1default_ulimits = []\n/' "$conf"
+	else
+		printf '\n[containers]\ndefault_ulimits = []\n' >>"$conf"
 	fi
-	say "set default_ulimits = [] under [containers] in $conf"
 fi
+export CONTAINERS_CONF=$conf
+say "podman reads $conf (CONTAINERS_CONF): the host's settings with default_ulimits = []"
 say "$(podman --version), runc $(runc --version | sed -n '1s/^runc version //p'), docker-compose $(docker-compose version --short 2>/dev/null || echo '?')"
 
 # --- 1. compose file -------------------------------------------------------------------
@@ -434,9 +428,9 @@ step "run"
 up=0
 if [ "$built" = 1 ]; then
 	pgdir=$tmp/pg
-	if url=$(bash scripts/pg.sh start "$pgdir" "$(free_port 54391)"); then
+	if url=$(bash scripts/pg.sh start "$pgdir" "$(free_port)"); then
 		say "throwaway PostgreSQL on the host: $url"
-		port=$(free_port 18080)
+		port=$(free_port)
 		ctr=$tag-host
 		# The container reaches the host's PostgreSQL on 127.0.0.1, and we reach it there.
 		# No --user: the image's USER applies.
@@ -456,11 +450,12 @@ else
 	skip "run: no image"
 fi
 if [ "$up" = 1 ]; then
-	wait_db "http://127.0.0.1:$port" 30 && pass "database connection ready (/metrics: callbridge_database_up)" ||
-		fail "no database connection within 30s (/metrics)"
-	body=$(post "http://127.0.0.1:$port/webhooks/simz" "$FIXTURE")
+	# /healthz answers at once; deliveries before the connection would be spooled, not stored
+	PORT=$port eventually -t 30 "database connection ready (/metrics: callbridge_database_up)" \
+		at_least 1 metric callbridge_database_up || true
+	body=$(post_json "http://127.0.0.1:$port/webhooks/simz" "$FIXTURE")
 	case $body in *'"status":"stored"'*) pass "POST /webhooks/simz: stored" ;; *) fail "POST /webhooks/simz: $body" ;; esac
-	body=$(post "http://127.0.0.1:$port/webhooks/simz" "$FIXTURE")
+	body=$(post_json "http://127.0.0.1:$port/webhooks/simz" "$FIXTURE")
 	case $body in *'"status":"duplicate"'*) pass "the same delivery again: duplicate" ;; *) fail "the same delivery again: $body" ;; esac
 	row=$(psql "$url" -X -qtA -F '|' -c "SELECT platform, direction, customer_number, duration_seconds
 		FROM callbridge.calls WHERE external_id = '$CALL_ID'" 2>&1 || true)
@@ -494,7 +489,7 @@ if [ "$up" = 1 ]; then
 	if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 		-keyout "$tmp/tls/key.pem" -out "$tmp/tls/cert.pem" >/dev/null 2>&1; then
 		chmod 644 "$tmp/tls/key.pem"
-		tport=$(free_port 18443)
+		tport=$(free_port)
 		if pm run -d --runtime runc --name "$tag-tls" --network host -v "$tmp/tls:/tls:ro" \
 			-e CALLBRIDGE_TLS_CERT_FILE=/tls/cert.pem -e CALLBRIDGE_TLS_KEY_FILE=/tls/key.pem \
 			-e DATABASE_URL="$url" -e PORT="$tport" -e CALLBRIDGE_LISTEN=127.0.0.1 "$IMAGE" >/dev/null &&
@@ -564,7 +559,7 @@ if [ -z "$why" ]; then
 	pg_args=() cb_args=()
 	for e in "${pg_env[@]}"; do pg_args+=(-e "$e"); done
 	for e in "${cb_env[@]}"; do cb_args+=(-e "$e"); done # environment wins over env_file
-	port2=$(free_port 18180)
+	port2=$(free_port)
 	# the postgres service: reachable as "postgres" on the network, the compose health check
 	pm run -d --runtime runc --name "$pgc" --network "$tag:alias=postgres" "${pg_args[@]}" \
 		--health-cmd "$pg_health" "$PG_IMAGE" >/dev/null
@@ -583,9 +578,9 @@ if [ -z "$why" ]; then
 	# depends_on: service_healthy — callbridge starts only now
 	if start_callbridge; then
 		pass "callbridge up on the compose network, published port $port2 -> $cb_port"
-		wait_db "http://127.0.0.1:$port2" 30 && pass "database connection to the postgres service by its name" ||
-			fail "no database connection to the postgres service within 30s"
-		body=$(post "http://127.0.0.1:$port2/webhooks/simz" "$FIXTURE")
+		PORT=$port2 eventually -t 30 "database connection to the postgres service by its name" \
+			at_least 1 metric callbridge_database_up || true
+		body=$(post_json "http://127.0.0.1:$port2/webhooks/simz" "$FIXTURE")
 		case $body in *'"status":"stored"'*) pass "POST through the published port: stored" ;; *) fail "POST through the published port: $body" ;; esac
 		row=$(psql_in "SELECT platform FROM callbridge.calls WHERE external_id = '$CALL_ID'")
 		[ "$row" = simz ] && pass "row in the postgres service's database" || fail "row in the postgres service: '$row'"
@@ -603,11 +598,8 @@ if [ -z "$why" ]; then
 		# PostgreSQL goes away: the delivery is spooled on the volume and acknowledged; the
 		# container is replaced; PostgreSQL comes back: the new container drains the spool.
 		pm stop -t 10 "$pgc" >/dev/null
-		for _ in $(seq 1 20); do # until callbridge has seen the connection go
-			body=$(post "http://127.0.0.1:$port2/webhooks/simz" "$FIXTURE2")
-			case $body in *'"status":"spooled"'* | *'"status":"stored"'*) break ;; esac
-			sleep 0.5
-		done
+		PORT=$port2 wait_for -m "callbridge sees the postgres service gone" prints 0 metric callbridge_database_up || true
+		body=$(post_json "http://127.0.0.1:$port2/webhooks/simz" "$FIXTURE2")
 		files=$(pm exec "$cbc" sh -c "ls '$cb_spool' | wc -l" || echo 0)
 		case $body in
 		*'"status":"spooled"'*) [ "$files" -gt 0 ] && pass "postgres stopped: delivery spooled on the volume" ||
@@ -618,14 +610,8 @@ if [ -z "$why" ]; then
 		pm rm -f "$cbc" >/dev/null
 		pm start "$pgc" >/dev/null
 		if wait_healthy "$pgc" 60 && start_callbridge; then
-			row=""
-			for _ in $(seq 1 40); do
-				row=$(psql_in "SELECT platform FROM callbridge.calls WHERE external_id = '$CALL_ID2'")
-				[ "$row" = simz ] && break
-				sleep 0.5
-			done
-			[ "$row" = simz ] && pass "new container drained the spooled delivery into PostgreSQL" ||
-				fail "spooled delivery not in PostgreSQL after the restart ('$row')"
+			eventually -t 20 "new container drained the spooled delivery into PostgreSQL" prints simz \
+				psql_in "SELECT platform FROM callbridge.calls WHERE external_id = '$CALL_ID2'" || true
 		else
 			fail "restart after postgres came back"
 			podman logs "$cbc" 2>&1 | tail -n 10

@@ -73,6 +73,6 @@ seq 1 200 | xargs -P 32 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST --
 	"http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/codes"
 is "$(grep -c '^200$' "$TMP/codes")" 200 "burst: 200 concurrent deliveries answered 200"
 is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE 'call_burst_%'")" 200 "burst: 200 calls stored"
-like "$(curl -s "http://127.0.0.1:$PORT/metrics" | grep '^callbridge_batches_total')" '^callbridge_batches_total [0-9]+$' "metrics: batches counted"
+like "$(metrics | grep '^callbridge_batches_total')" '^callbridge_batches_total [0-9]+$' "metrics: batches counted"
 
 done_testing

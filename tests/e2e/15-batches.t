@@ -10,39 +10,28 @@ migrate
 daemon_start CALLBRIDGE_DB_CONNECTIONS=1 CALLBRIDGE_COMMIT_DEADLINE_MS=60000 # the gate holds the database on purpose
 wait_ready || fail "daemon ready"
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-waits() { # waits COMMAND: until it succeeds, 10 s at most
-	for _ in $(seq 200); do eval "$1" && return 0; sleep 0.05; done
-	return 1
-}
-simz() { # simz FILE ID [EVENT_TIME]: a SimZ fixture for call ID
-	sed -e "s/call_1777920072301_12514/$2/" -e "s/2026-05-19T15:02:14.781Z/${3:-2026-05-19T15:02:14.781Z}/" "$FIX/simz/$1"
-}
 # gated NAME [QUEUED]: posts $TMP/NAME_*.json all at once, while a gate delivery holds
 # the database; QUEUED of them (default all) wait for it, and are answered once the gate
 # opens. Lines "<file> <code>" in $TMP/NAME.out; each answer's body in <file>.body.
 gated() {
-	local files n gate
+	local files n
 	files=$(ls "$TMP/$1"_*.json)
 	n=${2:-$(echo "$files" | wc -l)}
-	(PGAPPNAME=gate psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1) &
-	gate=$!
-	waits '[ "$(sql "SELECT count(*) FROM pg_locks WHERE relation = '\''callbridge.webhook_events'\''::regclass AND mode = '\''ExclusiveLock'\'' AND granted")" = 1 ]'
+	lock_events
 	simz call_completed.json "gate_$1" >"$TMP/gate_$1.json"
 	curl -s -o /dev/null -X POST --data-binary @"$TMP/gate_$1.json" "http://127.0.0.1:$PORT/webhooks/simz" &
 	local gate_post=$!
-	waits '[ "$(metric callbridge_inflight)" = 1 ]'
+	wait_for -m "$1: the gate delivery waits for the lock" prints 1 metric callbridge_inflight
 	echo "$files" | xargs -P 64 -I{} sh -c "echo {} \$(curl -s -o {}.body -w '%{http_code}' -X POST --data-binary @{} http://127.0.0.1:$PORT/webhooks/simz)" >"$TMP/$1.out" &
 	local posts=$!
-	waits '[ "$(metric callbridge_inflight)" = $((n + 1)) ]' || fail "$1: all $n deliveries wait behind the gate"
-	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate'" >/dev/null
+	wait_for -m "$1: all $n deliveries wait behind the gate" prints $((n + 1)) metric callbridge_inflight
+	unlock_events
 	wait "$posts" "$gate_post"
-	wait "$gate" 2>/dev/null
 }
-answered() { grep -ho "\"status\":\"$2\"" "$TMP/$1"_*.json.body | wc -l; } # answered NAME STATUS: how many
+answered_as() { grep -ho "\"status\":\"$2\"" "$TMP/$1"_*.json.body | wc -l; } # answered_as NAME STATUS: how many
 answers() { awk '{print $2}' "$TMP/$1.out" | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' '; }
 largest_batch_over() { # true when a committed batch held more than $1 deliveries
-	[ "$(curl -s "http://127.0.0.1:$PORT/metrics" | awk -v le="callbridge_batch_size_bucket{le=\"$1\"}" '$1 == le {a = $2} $1 == "callbridge_batch_size_count" {c = $2} END {print c - a}')" -gt 0 ]
+	[ "$(metrics | awk -v le="callbridge_batch_size_bucket{le=\"$1\"}" '$1 == le {a = $2} $1 == "callbridge_batch_size_count" {c = $2} END {print c - a}')" -gt 0 ]
 }
 
 # 1. Thirty deliveries in one batch: ten call.completed, the ten audits of those calls
@@ -56,7 +45,7 @@ done
 before=$(metric callbridge_batches_total)
 gated one
 is "$(answers one)" "200x30 " "one batch: thirty deliveries answered 200"
-is "$(answered one stored)" 30 "one batch: every one stored"
+is "$(answered_as one stored)" 30 "one batch: every one stored"
 largest_batch_over 16 && pass "one batch: a batch of more than 16 deliveries committed" || fail "one batch: a batch of more than 16 deliveries committed"
 is "$(( $(metric callbridge_batches_total) - before ))" 2 "one batch: the gate's batch and one more"
 is "$(metric callbridge_batches_row_by_row_total)" 0 "one batch: written with array statements"
@@ -76,7 +65,7 @@ simz call_completed.json b_1 >"$TMP/two_3.json"
 for i in 4 5 6; do simz call_completed.json "two_$i" >"$TMP/two_$i.json"; done
 gated two
 is "$(answers two)" "200x6 " "same event twice: all answered 200"
-is "$(answered two stored) $(answered two duplicate)" "4 2" "same event twice: one stored, the repeats duplicates"
+is "$(answered_as two stored) $(answered_as two duplicate)" "4 2" "same event twice: one stored, the repeats duplicates"
 is "$(sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:twice:%'")" 2 "same event twice: delivery_count 2"
 is "$(sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE 'call.completed:b\_1:%'")" 2 "a repeat of a stored event: delivery_count 2"
 is "$(metric callbridge_batches_row_by_row_total)" 1 "same event twice: that batch written statement by statement"
@@ -92,7 +81,7 @@ printf '{"event":"call.completed","callId":"bad_long","timestamp":"2026-05-19T15
 printf '{"event":"call.completed","callId":"bad_nul\\u0000"}' >"$TMP/bad_nul.json"
 for i in $(seq 1 8); do simz call_completed.json "bad_ok$i" >"$TMP/bad_ok$i.json"; done
 gated bad 9 # the \u0000 is refused before it waits
-is "$(answered bad stored)" 8 "refused neighbours: the good ones stored"
+is "$(answered_as bad stored)" 8 "refused neighbours: the good ones stored"
 like "$(grep bad_long.json "$TMP/bad.out") $(cat "$TMP/bad_long.json.body")" ' 4[0-9][0-9] .*no_bad_long' "refused rows: 4xx naming PostgreSQL's reason"
 like "$(grep bad_nul.json "$TMP/bad.out") $(cat "$TMP/bad_nul.json.body")" ' 400 .*"error":"unstorable"' "refused event: 400 unstorable"
 is "$(sql "SELECT status FROM callbridge.webhook_events WHERE dedupe_key LIKE '%bad\_long%'") $(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'bad_long'")" "failed 0" "refused rows: raw event kept as failed, no call row"
@@ -116,11 +105,12 @@ simz call_completed.json held >"$TMP/held.json"
 post simz "$TMP/held.json"
 (PGAPPNAME=holder psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM callbridge.calls WHERE external_id = 'held' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1) &
 holder=$!
-waits '[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\''holder'\'' AND query LIKE '\''%pg_sleep%'\'' AND wait_event = '\''PgSleep'\''")" = 1 ]'
+wait_for -m "a session holds the call's row" prints 1 \
+	sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND query LIKE '%pg_sleep%' AND wait_event = 'PgSleep'"
 simz call_audit_completed.json held >"$TMP/held_audit.json"
 curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/held_audit.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/held_code" &
 held_post=$!
-waits '[ "$(sql "SELECT count(*) FROM pg_locks WHERE NOT granted")" -gt 0 ]' || fail "the audit waits for the locked call"
+wait_for -m "the audit waits for the locked call" at_least 1 sql "SELECT count(*) FROM pg_locks WHERE NOT granted"
 simz call_completed.json free >"$TMP/free.json"
 post simz "$TMP/free.json" --max-time 5
 is "$CODE $(json_field status)" "200 stored" "a delivery behind a stuck batch: stored meanwhile"

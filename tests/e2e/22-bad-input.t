@@ -29,8 +29,7 @@ for json in "$CORPUS"/*.json; do
 	is "$rows $calls" "$stored $want_calls" "$name: $stored event(s) and $want_calls call(s) stored"
 done
 
-pg_stop
-sleep 0.3
+pg_outage
 for json in "$CORPUS"/*.json; do
 	name=$(basename "$json" .json)
 	read -r status want stored <"$CORPUS/$name.expect"

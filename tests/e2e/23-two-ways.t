@@ -126,7 +126,7 @@ SELECT count(*) FROM acked a
            AND e.dedupe_key = convert_from(decode(a.key_hex, 'hex'), 'UTF8')) <> 1;
 SQL
 }
-acked() { awk -F'\t' '$3 ~ /^2/' "$TMP/$1.answers" | grep -c . || true; }
+count_2xx() { awk -F'\t' '$3 ~ /^2/' "$TMP/$1.answers" | grep -c . || true; }
 
 # Each bad-input case answers as its .expect says; with PostgreSQL away, a case that
 # would be stored is spooled instead.
@@ -166,18 +166,18 @@ is "$(awk -F'\t' '$3 ~ /^2/ && $4 != "spooled"' "$TMP/spool.answers" | head -n 3
 check_expect spool
 is "$(refusals spool | head -n 5)" "" "spool: no edge case is refused (no 5xx, no unstorable)"
 pg_start
-spool_lost=$(acked spool)
+spool_lost=$(count_2xx spool)
 for _ in $(seq 1 600); do # until the facts hold (at most a minute)
 	spool_lost=$(without_row spool)
-	[ "$spool_lost" = 0 ] && curl -s "http://127.0.0.1:$PORT/metrics" | grep -qx 'callbridge_spool_records 0' && break
+	[ "$spool_lost" = 0 ] && metrics | grep -qx 'callbridge_spool_records 0' && break
 	sleep 0.1
 done
 is "$spool_lost" 0 "spool: every 2xx is exactly one row once the spool is drained"
-like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_spool_records 0' "spool: drained"
+like "$(metrics)" 'callbridge_spool_records 0' "spool: drained"
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE error LIKE 'the database refused it%'")" 0 \
 	"spool: no delivery needed a dead letter (the checks before the 2xx caught everything)"
 is "$(grep -c 'refused a spooled event' "$TMP/daemon.log")" 0 "spool: the database refused no spooled event"
-diag "corpus: $size bodies, each posted both ways; 2xx: $(acked up) with the database up, $(acked spool) through the spool; 2xx without a row: $up_lost up, $spool_lost through the spool"
+diag "corpus: $size bodies, each posted both ways; 2xx: $(count_2xx up) with the database up, $(count_2xx spool) through the spool; 2xx without a row: $up_lost up, $spool_lost through the spool"
 
 # ---- the last line of defence ----
 # A trigger stands in for any refusal the checks could miss: events carrying "poison"

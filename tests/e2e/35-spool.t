@@ -7,18 +7,10 @@ pg_start
 migrate
 SPOOL=$TMP/spool
 
-mk() { sed "s/call_1777920072301_12514/$1/" "$FIX/simz/call_completed.json" >"$TMP/$1.json"; }
-count() { sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE '$1%'"; }
-drained() { # drained PREFIX N: waits until N calls with PREFIX are in the database
-	for _ in $(seq 1 100); do [ "$(count "$1")" = "$2" ] && return 0; sleep 0.1; done
-	return 1
-}
-
 daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
 wait_ready
-pg_stop
-sleep 0.3
-for i in 1 2 3; do mk "sp_$i"; done
+pg_outage
+for i in 1 2 3; do simz_call "sp_$i"; done
 post simz "$TMP/sp_1.json"
 is "$CODE $(json_field status)" "200 spooled" "database down: 200 spooled"
 post simz "$TMP/sp_2.json"
@@ -26,83 +18,72 @@ post simz "$TMP/sp_1.json"
 is "$CODE $(json_field status)" "200 spooled" "a repeat while down is spooled too (de-duplicated on drain)"
 request GET /readyz
 is "$CODE" 200 "/readyz: ready while the spool can take deliveries"
-metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
-like "$metrics" 'callbridge_spool_records 3' "metrics: 3 records spooled"
-like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="spooled"\} 3' "metrics: spooled outcome counted"
+page=$(metrics)
+like "$page" 'callbridge_spool_records 3' "metrics: 3 records spooled"
+like "$page" 'callbridge_deliveries_total\{platform="simz",outcome="spooled"\} 3' "metrics: spooled outcome counted"
 pg_start
-if drained sp_ 2; then pass "drained when the database came back, no restart"; else fail "drained when the database came back, no restart"; fi
+eventually "drained when the database came back, no restart" prints 2 count_calls sp
 is "$(sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE '%sp_1:%'")" 2 "the repeat became a duplicate"
 post simz "$TMP/sp_1.json"
 is "$CODE $(json_field status)" "200 duplicate" "a later retry is a duplicate"
 segments() { ls "$SPOOL" | grep -c '^spool-' || true; }
-for _ in $(seq 1 30); do [ "$(segments)" = 0 ] && break; sleep 0.1; done
-is "$(segments)" 0 "drained segments deleted"
-like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_spool_records 0' "metrics: spool empty"
+eventually "drained segments deleted" prints 0 segments
+like "$(metrics)" 'callbridge_spool_records 0' "metrics: spool empty"
 
 # PostgreSQL stopped in the middle of a steady load, then started again: every 2xx is in
 # the database exactly once, with no restart of the daemon.
-prepare() { for i in $(seq 1 "$2"); do mk "$1_$i"; done; }
-answered() { # answered PREFIX N: waits until N answers are in
-	for _ in $(seq 1 100); do [ "$(wc -l <"$TMP/$1.codes" 2>/dev/null || echo 0)" -ge "$2" ] && return 0; sleep 0.05; done
-}
-burst() { # burst PREFIX N: posts N prepared events 8 at a time; lines "<i> <code>" in $TMP/PREFIX.codes
-	seq 1 "$2" | xargs -P 8 -I{} sh -c "echo {} \$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @$TMP/$1_{}.json http://127.0.0.1:$PORT/webhooks/simz)" >"$TMP/$1.codes"
-}
-acked() { awk -v p="$1" '$2 == 200 {print p "_" $1}' "$TMP/$1.codes" | sort; }
-lost() { comm -23 <(acked "$1") <(sql "SELECT external_id FROM callbridge.calls WHERE external_id LIKE '$1\\_%'" | sort) | grep -c . || true; }
+SPOOLED='callbridge_deliveries_total{platform="simz",outcome="spooled"}'
 
-prepare steady 600
-burst steady 600 &
+simz_calls steady 600
+burst_posts steady 600 &
 b=$!
-answered steady 100
-pg_stop
-sleep 0.5
+wait_for -t 30 -m "steady: the load is under way (100 answers)" at_least 100 codes_in steady
+spooled=$(metric "$SPOOLED")
+pg_outage
+# Down for as long as it takes the load to meet the outage: 50 deliveries spooled.
+wait_for -m "steady: deliveries spooled while PostgreSQL is away" at_least $((spooled + 50)) metric "$SPOOLED"
 pg_start
 wait "$b"
-n=$(acked steady | grep -c . || true)
-drained steady "$n" || true
-is "$(lost steady)" 0 "database stopped mid-load and started: all $n acknowledged deliveries stored"
+n=$(acked_ids steady | grep -c . || true)
+eventually "database stopped mid-load and started: all $n acknowledged deliveries stored" prints 0 lost_acks steady
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%steady%' AND delivery_count <> 1")" 0 "each exactly once"
 is "$(awk '$2 != 200' "$TMP/steady.codes" | wc -l)" 0 "with the spool on, every delivery was acknowledged"
 
 # kill -9 during load, database down, then up: every 2xx ends in the database once.
-pg_stop
-sleep 0.3
-prepare k9down 400
-burst k9down 400 &
+pg_outage
+simz_calls k9down 400
+burst_posts k9down 400 &
 b=$!
-answered k9down 100
+wait_for -t 30 -m "k9down: the load is under way (100 answers)" at_least 100 codes_in k9down
 kill -9 "$DAEMON_PID"
 wait "$b"
 DAEMON_PID=
 pg_start
 daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
 wait_ready
-n=$(acked k9down | grep -c . || true)
-drained k9down "$n" || true
+n=$(acked_ids k9down | grep -c . || true)
 like "$n" '^[1-9][0-9]+$' "kill -9 with the database down came after $n acknowledgements"
-is "$(lost k9down)" 0 "kill -9 with the database down: all $n acknowledged deliveries in the database after restart"
+eventually "kill -9 with the database down: all $n acknowledged deliveries in the database after restart" prints 0 lost_acks k9down
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%k9down%' AND delivery_count <> 1")" 0 "each exactly once"
 
-prepare k9up 400
-burst k9up 400 &
+simz_calls k9up 400
+burst_posts k9up 400 &
 b=$!
-answered k9up 100
+wait_for -t 30 -m "k9up: the load is under way (100 answers)" at_least 100 codes_in k9up
 kill -9 "$DAEMON_PID"
 wait "$b"
 DAEMON_PID=
 daemon_start
 wait_ready
-n=$(acked k9up | grep -c . || true)
+n=$(acked_ids k9up | grep -c . || true)
 like "$n" '^[1-9][0-9]+$' "kill -9 with the database up came after $n acknowledgements"
-is "$(lost k9up)" 0 "kill -9 with the database up: all $n acknowledged deliveries in the database"
+is "$(lost_acks k9up)" 0 "kill -9 with the database up: all $n acknowledged deliveries in the database"
 daemon_stop
 
 # A torn tail and a corrupted record: the good ones survive, the bad one is reported.
 pg_stop
-sleep 0.2
 daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
-for i in 1 2 3; do mk "tc_$i"; post simz "$TMP/tc_$i.json"; done
+for i in 1 2 3; do simz_call "tc_$i"; post simz "$TMP/tc_$i.json"; done
 is "$CODE $(json_field status)" "200 spooled" "three records spooled"
 daemon_stop
 seg=$(ls "$SPOOL"/spool-*.log | tail -n 1)
@@ -116,14 +97,13 @@ daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
 wait_ready
 like "$(cat "$TMP/daemon.log")" 'cut a torn tail' "start-up cuts the torn tail"
 like "$(cat "$TMP/daemon.log")" 'skipping records whose checksum fails.*records=1' "start-up reports the corrupted record"
-like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_spool_corrupt_records_total 1' "metrics: corrupted record counted"
-drained tc_ 2
-is "$(sql "SELECT string_agg(external_id, ',' ORDER BY external_id) FROM callbridge.calls WHERE external_id LIKE 'tc\\_%'")" "tc_1,tc_3" "the good records are drained"
+like "$(metrics)" 'callbridge_spool_corrupt_records_total 1' "metrics: corrupted record counted"
+eventually "the good records are drained" prints "tc_1,tc_3" \
+	sql "SELECT string_agg(external_id, ',' ORDER BY external_id) FROM callbridge.calls WHERE external_id LIKE 'tc\\_%'"
 daemon_stop
 
 # A full spool answers 503 again, and /readyz says so.
 pg_stop
-sleep 0.2
 rm -rf "$SPOOL"
 daemon_start CALLBRIDGE_SPOOL_MAX_BYTES=1048576
 big=$TMP/big.json

@@ -13,16 +13,10 @@ migrate
 daemon_start # the default deadline, 2000 ms
 wait_ready || fail "daemon ready"
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-waits() { # waits SECONDS COMMAND: until it succeeds
-	for _ in $(seq $(($1 * 20))); do eval "$2" && return 0; sleep 0.05; done
-	return 1
-}
-simz() { sed "s/call_1777920072301_12514/$2/" "$FIX/simz/$1"; }
-# burst NAME N: posts N new calls NAME_1..N at once; lines "<code> <seconds> <status>"
-# in $TMP/NAME.out.
-burst() {
-	for i in $(seq 1 "$2"); do simz call_completed.json "$1_$i" >"$TMP/$1_$i.json"; done
+# timed_posts NAME N: posts N new calls NAME_1..N at once; lines "<code> <seconds>
+# <status>" in $TMP/NAME.out.
+timed_posts() {
+	simz_calls "$1" "$2"
 	ls "$TMP/$1"_*.json | xargs -P "$2" -I{} sh -c "curl -s -o {}.body -w '%{http_code} %{time_total}' -X POST --data-binary @{} http://127.0.0.1:$PORT/webhooks/simz >{}.time"
 	for i in $(seq 1 "$2"); do
 		echo "$(cat "$TMP/$1_$i.json.time") $(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' "$TMP/$1_$i.json.body")"
@@ -31,7 +25,7 @@ burst() {
 slowest() { sort -k2 -g "$TMP/$1.out" | tail -n 1 | cut -d' ' -f2; }
 fastest() { sort -k2 -g "$TMP/$1.out" | head -n 1 | cut -d' ' -f2; }
 within() { awk -v t="$1" -v lo="$2" -v hi="$3" 'BEGIN {exit !(t >= lo && t <= hi)}'; }
-stored_once() { # stored_once NAME N: every one of the N calls stored, each counted once
+stored_once() { # stored_once NAME: "<calls counted once> of <calls>" for NAME_*
 	sql "SELECT count(*) FILTER (WHERE delivery_count = 1) || ' of ' || count(*) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:$1\_%'"
 }
 
@@ -41,8 +35,8 @@ is "$CODE $(json_field status)" "200 stored" "a delivery is stored while commits
 # 1. COMMIT waits for a synchronous standby that does not exist.
 sql "ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"
 sql "SELECT pg_reload_conf()" >/dev/null
-waits 5 '[ "$(sql "SHOW synchronous_standby_names")" = nosuch ]' || fail "the standby is required"
-burst sync 20
+wait_for -t 5 -m "the standby is required" prints nosuch sql "SHOW synchronous_standby_names"
+timed_posts sync 20
 is "$(awk '{print $1, $3}' "$TMP/sync.out" | sort | uniq -c | awk '{print $1 "x" $2 "/" $3}')" "20x200/spooled" \
 	"hung COMMIT: all 20 answered 200 spooled"
 diag "hung COMMIT: answers took $(fastest sync) to $(slowest sync) s (deadline 2 s)"
@@ -58,8 +52,8 @@ is "$CODE" 200 "hung COMMIT: still ready (the database is up)"
 
 sql "ALTER SYSTEM RESET synchronous_standby_names"
 sql "SELECT pg_reload_conf()" >/dev/null
-waits 30 '[ "$(stored_once sync)" = "20 of 20" ] && [ "$(metric callbridge_spool_records)" = 0 ]' ||
-	fail "hung COMMIT: the spool drains once the standby is no longer required"
+wait_for -t 30 -m "hung COMMIT: the spool drains once the standby is no longer required" prints "20 of 20" stored_once sync &&
+	wait_for -m "hung COMMIT: the spool drains once the standby is no longer required" prints 0 metric callbridge_spool_records
 is "$(stored_once sync)" "20 of 20" "hung COMMIT: every acknowledged delivery stored once (delivery_count 1)"
 is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE 'sync\_%'")" 20 "hung COMMIT: with its rows"
 post simz "$TMP/sync_1.json"
@@ -70,20 +64,17 @@ is "$(sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key
 daemon_stop
 daemon_start CALLBRIDGE_COMMIT_DEADLINE_MS=800
 wait_ready || fail "daemon ready again"
-(PGAPPNAME=gate psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1) &
-gate=$!
-waits 5 '[ "$(sql "SELECT count(*) FROM pg_locks WHERE relation = '\''callbridge.webhook_events'\''::regclass AND mode = '\''ExclusiveLock'\'' AND granted")" = 1 ]'
-burst lock 10
+lock_events
+timed_posts lock 10
 is "$(awk '{print $1, $3}' "$TMP/lock.out" | sort | uniq -c | awk '{print $1 "x" $2 "/" $3}')" "10x200/spooled" \
 	"lock: all 10 answered 200 spooled"
 diag "lock: answers took $(fastest lock) to $(slowest lock) s (deadline 0.8 s)"
 within "$(slowest lock)" 0.75 1.3 && within "$(fastest lock)" 0.75 1.3 &&
 	pass "lock: answered at CALLBRIDGE_COMMIT_DEADLINE_MS (+ 0.5 s at most)" ||
 	fail "lock: answered at CALLBRIDGE_COMMIT_DEADLINE_MS (got $(fastest lock) to $(slowest lock) s)"
-sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate'" >/dev/null
-wait "$gate" 2>/dev/null
-waits 30 '[ "$(stored_once lock)" = "10 of 10" ] && [ "$(metric callbridge_spool_records)" = 0 ]' ||
-	fail "lock: the spool drains once the lock is gone"
+unlock_events
+wait_for -t 30 -m "lock: the spool drains once the lock is gone" prints "10 of 10" stored_once lock &&
+	wait_for -m "lock: the spool drains once the lock is gone" prints 0 metric callbridge_spool_records
 is "$(stored_once lock)" "10 of 10" "lock: every acknowledged delivery stored once"
 is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE 'lock\_%'")" 10 "lock: with its rows"
 like "$(metric 'callbridge_batch_retries_total{reason="deadline"}')" '^[1-9]' \

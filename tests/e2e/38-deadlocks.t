@@ -24,8 +24,6 @@ N=300 # requests per ab stream
 # with PostgreSQL and the clients (under 100 ms when idle), 420 ms with sanitizers.
 LIMIT_MS=400
 ldd "$BIN" 2>/dev/null | grep -q libasan && LIMIT_MS=800
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-simz() { sed "s/call_1777920072301_12514/$2/" "$FIX/simz/$1"; }
 
 for c in 1 2 3 4 5; do
 	simz call_completed.json "dk_$c" >"$TMP/ab_c$c.json"

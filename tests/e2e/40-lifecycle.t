@@ -39,30 +39,20 @@ is "$CODE" 200 "serving"
 sql "CREATE OR REPLACE FUNCTION pg_temp.x() RETURNS void LANGUAGE sql AS 'SELECT 1'" >/dev/null
 sql "ALTER DATABASE callbridge SET lock_timeout = '10s'" >/dev/null
 # Wait for the facts, not for a guess at how long they take on a busy machine.
-waits() { # waits SQL: until it prints t, 10 s at most
-	for _ in $(seq 200); do [ "$(sql "$1")" = t ] && return 0; sleep 0.05; done
-	return 1
+blocked() { # blocked: a delivery waits for the lock on webhook_events
+	prints t sql "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
 }
-lock_events() { # lock_events SECONDS: another session holds webhook_events; sets locker
-	( psql -X -q "$DATABASE_URL" -c "BEGIN; LOCK callbridge.webhook_events IN EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1 ) &
-	locker=$!
-	waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND mode = 'ExclusiveLock' AND granted)"
-}
-blocked() { # a delivery waits for that lock
-	waits "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'callbridge.webhook_events'::regclass AND NOT granted)"
-}
-lock_events 2
+lock_events 2 # held for 2 s, then let go by itself
 post_bg() { curl -s -o "$TMP/slow" -w '%{http_code}' -X POST --data-binary @"$FIX/simz/call_audit_completed.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/slow_code"; }
 post_bg &
 client=$!
-blocked
-is "$?" 0 "the delivery waits for the database"
+eventually "the delivery waits for the database" blocked
 kill -TERM "$DAEMON_PID"
 wait "$client"
 wait "$DAEMON_PID"
 rc=$?
 DAEMON_PID=
-wait "$locker"
+wait "$GATE_PID"
 is "$(cat "$TMP/slow_code")" 200 "delivery in flight at SIGTERM answered 200"
 is "$rc" 0 "SIGTERM: exit 0"
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events WHERE event_type = 'call.audit.completed'")" 1 "it is in the database"
@@ -72,11 +62,11 @@ like "$(cat "$TMP/daemon.log")" 'stopped' "logged its stop"
 # spooled and left unanswered (its sender retries); the next start stores it.
 daemon_start CALLBRIDGE_SHUTDOWN_TIMEOUT_SECONDS=1
 wait_ready
-sed "s/call_1777920072301_12514/late_1/" "$FIX/simz/call_completed.json" >"$TMP/late.json"
+simz_call late_1
 lock_events 4
-curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/late.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/late_code" &
+curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/late_1.json" "http://127.0.0.1:$PORT/webhooks/simz" >"$TMP/late_code" &
 client=$!
-blocked
+wait_for -m "the late delivery waits for the database" blocked
 start=$(date +%s%N)
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
@@ -88,11 +78,11 @@ is "$rc" 0 "shutdown timeout: exit 0"
 [ "$elapsed" -lt 3000 ] && pass "within the timeout (${elapsed} ms)" || fail "within the timeout (${elapsed} ms)"
 like "$(cat "$TMP/daemon.log")" 'shutdown timeout' "the timeout is logged"
 is "$(cat "$TMP/late_code")" 000 "the waiting delivery was not answered"
-wait "$locker"
+wait "$GATE_PID"
 is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'late_1'")" 0 "nothing of it committed"
 daemon_start
 wait_ready
-for _ in $(seq 100); do [ "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'late_1'")" = 1 ] && break; sleep 0.1; done
+wait_for -m "the late delivery's call is stored" prints 1 count_calls late
 is "$(sql "SELECT count(*) || ' ' || min(delivery_count) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%late_1%'")" "1 1" "the next start drained it from the spool, once"
 
 done_testing

@@ -15,7 +15,7 @@ perl -MIO::Socket::INET -e '
 ' "$SILENT" &
 LISTENER=$!
 trap 'kill "$LISTENER" 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$SILENT") 2>/dev/null && break; sleep 0.05; done
+wait_for -t 5 -m "the silent listener is up" listening "$SILENT"
 URL="postgresql://postgres@127.0.0.1:$SILENT/callbridge"
 
 # run NAME TIMEOUT_SETTING URL ARGS...: runs bin/callbridge ARGS (bounded at 30 s, so

@@ -20,7 +20,7 @@ post simz "$FIX/simz/missing_call_id.json"
 printf '{"x":' >"$TMP/bad.json"
 post simz "$TMP/bad.json"
 post atoms "$FIX/simz/call_completed.json"
-sleep 0.2
+wait_for -m "a log line for each of the five deliveries" at_least 5 grep -c '"msg":"delivery' "$TMP/daemon.log"
 
 # Every line is one JSON object; delivery lines carry the four fields.
 bad=$(perl -MJSON::PP -ne 'eval { decode_json($_); 1 } or print' "$TMP/daemon.log" | wc -l)
@@ -34,7 +34,7 @@ delivery refused|info|atoms||signature_missing|nokey" "one line per delivery wit
 if grep -q "$marker" "$TMP/daemon.log"; then fail "bodies never logged"; else pass "bodies never logged"; fi
 if grep -q "top-secret-value" "$TMP/daemon.log"; then fail "secrets never logged"; else pass "secrets never logged"; fi
 
-curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+metrics >"$TMP/metrics"
 if command -v promtool >/dev/null; then
 	out=$(promtool check metrics <"$TMP/metrics" 2>&1)
 	is "$?|$out" "0|" "promtool check metrics: valid, no lint problems"

@@ -46,9 +46,9 @@ post allo "$TMP/allo.json" -H "webhook-id: msg_2" -H "webhook-timestamp: $now" -
 is "$CODE $(json_field error)" "401 signature_invalid" "Standard Webhooks: the id is part of what is signed"
 
 is "$(sql "SELECT count(*) FROM callbridge.webhook_events")" 3 "only the accepted deliveries were stored"
-metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
-like "$metrics" 'callbridge_deliveries_total\{platform="simz",outcome="unauthorized"\} 3' "refusals counted"
-is "$(printf '%s\n' "$metrics" | grep '^callbridge_signature_failures_total{platform="simz"' | tr '\n' ' ')" \
+page=$(metrics)
+like "$page" 'callbridge_deliveries_total\{platform="simz",outcome="unauthorized"\} 3' "refusals counted"
+is "$(printf '%s\n' "$page" | grep '^callbridge_signature_failures_total{platform="simz"' | tr '\n' ' ')" \
 	'callbridge_signature_failures_total{platform="simz",reason="missing"} 1 callbridge_signature_failures_total{platform="simz",reason="invalid"} 1 callbridge_signature_failures_total{platform="simz",reason="stale"} 1 callbridge_signature_failures_total{platform="simz",reason="token"} 0 ' \
 	"signature failures counted by reason"
 daemon_stop
@@ -85,7 +85,7 @@ post simpleai "$TMP/sa.json" -H "Authorization: Bearer nope"
 is "$CODE $(json_field error)" "401 token_invalid" "bearer token wrong"
 post simpleai "$TMP/sa.json" -H "Authorization: Bearer b34rer"
 is "$CODE" 200 "bearer token right"
-like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'callbridge_signature_failures_total\{platform="simpleai",reason="token"\} 1' "a wrong token counted as reason token"
+like "$(metrics)" 'callbridge_signature_failures_total\{platform="simpleai",reason="token"\} 1' "a wrong token counted as reason token"
 if grep -q 'file-secret\|p4th-t0ken\|b34rer' "$TMP/daemon.log"; then fail "tokens never logged"; else pass "tokens never logged"; fi
 daemon_stop
 
