@@ -300,11 +300,6 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 
 	ts_format(now, d->received_at);
-	d->w.platform = p->slug;
-	d->w.dedupe_key = d->m.dedupe_key;
-	d->w.received_at = d->received_at;
-	d->w.payload = pd->body;
-	d->w.mapped = &d->m;
 	d->home = s->answers; /* NULL on the writer's loop */
 	d->done = answer;
 	pd->req = req;

@@ -137,6 +137,11 @@ static void take(struct writer *w, struct writer_delivery *d)
 
 void writer_submit(struct writer *w, struct writer_delivery *d)
 {
+	d->w.platform = d->platform->slug;
+	d->w.dedupe_key = d->m.dedupe_key;
+	d->w.received_at = d->received_at;
+	d->w.payload = d->body;
+	d->w.mapped = &d->m;
 	if (d->home)
 		relay_post(w->handoff, &d->node);
 	else

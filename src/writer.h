@@ -37,7 +37,7 @@ struct writer;
 
 struct writer_delivery {
 	struct relay_node node; /* handed between loops */
-	struct pgw_delivery w;  /* what the database sees; http fills it from intake */
+	struct pgw_delivery w;  /* what the database sees: writer_submit fills it */
 	struct mapped m;        /* intake's rows, owned by the caller */
 	const struct platform *platform;
 	const char *body; /* the raw body, as received */
@@ -70,7 +70,8 @@ struct writer *writer_new(struct event_base *base, const struct config *cfg, cha
  * snapshot they read. 0/-1. */
 int writer_enable_handoff(struct writer *w) __attribute__((warn_unused_result));
 
-/* From the writer's loop (d->home NULL) or a receiving loop (d->home its relay). */
+/* From the writer's loop (d->home NULL) or a receiving loop (d->home its relay), with
+ * platform, m, body and received_at set, and done. */
 void writer_submit(struct writer *w, struct writer_delivery *d);
 
 /* live: called on the writer's loop (else the snapshot is read). */
