@@ -260,7 +260,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 		reply_error(s, req, 405, "method_not_allowed", "webhooks are delivered with POST");
 		return;
 	}
-	if ((long long)len > s->cfg->max_body_bytes) {
+	if ((long long)len > s->cfg->max_body_bytes) { /* wire.c refuses these first */
 		metrics_delivery(idx, NULL, OUT_TOO_LARGE, ts_now_us() - now);
 		reply_error(s, req, 413, "body_too_large",
 			    "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
