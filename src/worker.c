@@ -24,14 +24,11 @@ struct workers {
 
 struct event_base *worker_new_base(void)
 {
-	/* The changelist folds the many add/del of one loop pass into one epoll_ctl each. */
-	struct event_config *ec = event_config_new();
-	if (ec)
-		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	struct event_base *base = ec ? event_base_new_with_config(ec) : NULL;
-	if (ec)
-		event_config_free(ec);
-	return base;
+	/* A plain epoll base, without EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST: the changelist
+	 * defers epoll_ctl to the next loop pass, after the descriptor may have been closed
+	 * and its number reused (by another thread, or by conn.c's dup for a lingering
+	 * close, which libevent's documentation names as unsafe with it). */
+	return event_base_new();
 }
 
 static void *run(void *arg)
