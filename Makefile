@@ -56,13 +56,18 @@ $(BUILD):
 deps:
 	@sh scripts/deps.sh
 
+# The tests' real peers besides PostgreSQL (PgBouncer, HAProxy, promtool, Chromium, Node).
+.PHONY: deps-test
+deps-test:
+	@sh scripts/deps.sh test
+
 run: deps
 	@$(MAKE) -s --no-print-directory all
 	@bash scripts/run.sh
 
 # `make test`: unit tests, then end-to-end tests against a throwaway PostgreSQL.
 # Every test speaks TAP; prove prints the summary line.
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all unit-bins
 	@prove --exec '' --timer $(UNIT_BIN) tests/e2e/*.t
 
@@ -78,7 +83,7 @@ unit-bins: $(UNIT_BIN)
 # The whole suite against a build with AddressSanitizer and UndefinedBehaviorSanitizer:
 # any report fails the test that triggered it (the daemon's stderr is checked at exit).
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-test-asan: deps
+test-asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan BINDIR=bin-asan OPT="$(ASAN_FLAGS)" \
 		LDFLAGS="-fsanitize=address,undefined" all unit-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -92,7 +97,7 @@ test-asan: deps
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS := 25-workers 35-spool 36-spool-flags 37-deadline 40-lifecycle
 .PHONY: test-tsan
-test-tsan: deps
+test-tsan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-tsan BINDIR=bin-tsan OPT="$(TSAN_FLAGS)" \
 		LDFLAGS="-fsanitize=thread" all
 	@TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \

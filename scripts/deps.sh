@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs what building, running and testing callbridge need on Debian 12, when it is
 # missing: with apt-get when run as root, otherwise prints the command to run.
+# `deps.sh test` adds what the test suite meets as real peers: PgBouncer, HAProxy,
+# Prometheus' promtool, Chromium and Node.js with npm.
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl apache2-utils"
@@ -15,6 +17,16 @@ if command -v pkg-config >/dev/null 2>&1; then
 	done
 fi
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql-server"
+if [ "${1:-}" = test ]; then
+	# Only what is missing: a machine may have Node.js from elsewhere, with which
+	# Debian's npm package would conflict.
+	for pair in pgbouncer:pgbouncer haproxy:haproxy promtool:prometheus chromium:chromium \
+		node:nodejs npm:npm; do
+		command -v "${pair%%:*}" >/dev/null 2>&1 && continue
+		missing="$missing ${pair%%:*}"
+		PACKAGES="$PACKAGES ${pair#*:}"
+	done
+fi
 
 [ -z "$missing" ] && exit 0
 
