@@ -155,11 +155,11 @@ static char *upsert_sql(const struct row_spec *s, bool many)
 	return b.p;
 }
 
-int batchsql_stmts_init(struct batchsql_stmts *s)
+int batchsql_stmts_init(struct batchsql_stmts *s, unsigned tag)
 {
 	*s = (struct batchsql_stmts){0};
 	for (int i = 0; i < BATCHSQL_NSTMTS; i++)
-		snprintf(s->name[i], sizeof s->name[i], "cb%d", i);
+		snprintf(s->name[i], sizeof s->name[i], "cb%08x_%d", tag, i);
 	s->sql[BATCHSQL_EVENT] = strdup(event_sql);
 	s->sql[BATCHSQL_REPLAY] = strdup(replay_sql);
 	s->sql[BATCHSQL_TRANSCRIPT] = strdup(transcript_sql);

@@ -34,8 +34,10 @@ struct batchsql_stmts {
 	char *sql[BATCHSQL_NSTMTS];
 };
 
-/* Fills s. -1 when out of memory: then s holds nothing to free. */
-int batchsql_stmts_init(struct batchsql_stmts *s) __attribute__((warn_unused_result));
+/* Fills s; the names are "cb<tag in hex>_<n>", so that statements of different writers
+ * (or versions) never share a name where server connections are shared. -1 when out of
+ * memory: then s holds nothing to free. */
+int batchsql_stmts_init(struct batchsql_stmts *s, unsigned tag) __attribute__((warn_unused_result));
 /* Frees the texts; s may be zeroed or partly filled. */
 void batchsql_stmts_free(struct batchsql_stmts *s);
 

@@ -25,6 +25,7 @@ struct cfg_entry {
 
 static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
 static const char *const format_choices[] = {"text", "json", NULL};
+static const char *const pooler_choices[] = {"auto", "transaction", "session", NULL};
 
 #define F(field) offsetof(struct config, field)
 static const struct cfg_entry table[] = {
@@ -51,12 +52,16 @@ static const struct cfg_entry table[] = {
 	 "deliveries waiting for the database at once; past it, 503 at once"},
 	{"CALLBRIDGE_RETRY_AFTER_SECONDS", CFG_INT, F(retry_after_seconds), "5", 1, 3600, NULL,
 	 "`Retry-After` sent with 503"},
+	{"CALLBRIDGE_DB_POOLER", CFG_ENUM, F(db_pooler), "auto", 0, 0, pooler_choices,
+	 "what DATABASE_URL reaches: `transaction` for a transaction-mode pooler (PgBouncer, Supabase's or Neon's pooled port): unnamed statements, no session state; `session` for PostgreSQL or a session pooler; `auto`: prepared statements until the database shows the connection is shared, then unnamed"},
 	{"CALLBRIDGE_DB_CONNECT_TIMEOUT_SECONDS", CFG_INT, F(db_connect_timeout_seconds), "5", 1,
 	 300, NULL, "give up a connection attempt to PostgreSQL after this long"},
 	{"CALLBRIDGE_DB_RECONNECT_MAX_SECONDS", CFG_INT, F(db_reconnect_max_seconds), "10", 1, 3600,
 	 NULL, "longest wait between reconnection attempts (backoff doubles from 0.1 s)"},
 	{"CALLBRIDGE_COMMIT_DEADLINE_MS", CFG_INT, F(commit_deadline_ms), "2000", 100, 60000, NULL,
 	 "deliveries not committed this long after reaching the writer (a hung COMMIT) are spooled and answered, marked maybe stored (no spool: 503)"},
+	{"CALLBRIDGE_READY_DB_DOWN_SECONDS", CFG_INT, F(ready_db_down_seconds), "0", 0, 86400, NULL,
+	 "`/readyz` answers 503 once no database connection has been ready for this long, so a load balancer moves senders to instances that have one; 0: never for that alone (the spool takes deliveries)"},
 	{"CALLBRIDGE_MAX_CONNECTIONS", CFG_INT, F(max_connections), "1000", 1, 1000000, NULL,
 	 "client connections at once (sets the open-files limit to this + 64); past it, new ones wait in the listen queue"},
 	{"CALLBRIDGE_WORKERS", CFG_INT, F(workers), "1", 1, 64, NULL,

@@ -22,6 +22,8 @@ struct config {
 	int retry_after_seconds;
 	int db_connect_timeout_seconds;
 	int db_reconnect_max_seconds;
+	int db_pooler;             /* enum pgw_pooler */
+	int ready_db_down_seconds; /* 0: the database alone never makes /readyz 503 */
 	int commit_deadline_ms;
 	int read_timeout_seconds;
 	int max_connections;

@@ -171,9 +171,11 @@ int export_run(const char *conninfo, int timeout_s, const struct export_args *a,
 	pg = db_connect(conninfo, timeout_s, err, errlen);
 	if (!pg)
 		goto done;
-	/* One snapshot for the horizon and the rows; timestamps printed in UTC. */
-	if (exec_ok(pg, "SET TIME ZONE 'UTC'", err, errlen) < 0 ||
-	    exec_ok(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0)
+	/* One snapshot for the horizon and the rows; timestamps printed in UTC (SET LOCAL:
+	 * through a transaction-mode pooler, a session setting would outlive us on a server
+	 * connection others use). */
+	if (exec_ok(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0 ||
+	    exec_ok(pg, "SET LOCAL TIME ZONE 'UTC'", err, errlen) < 0)
 		goto done;
 
 	const char *hp[] = {cur.xid};

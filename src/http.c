@@ -386,15 +386,29 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct writer_view v;
 	writer_view(s->writer, &v, s->on_writer);
 	if (ready) {
-		if (s->stopping)
+		long long down_s = v.db.down_ms / 1000;
+		int limit = s->cfg->ready_db_down_seconds;
+		char msg[160];
+		if (s->stopping) {
 			reply_error(s, req, 503, "shutting_down", "the server is stopping");
-		else if (!v.ready)
+		} else if (!v.ready) {
 			reply_error(s, req, 503, "not_ready",
 				    v.has_spool
 					    ? "the database is unavailable and the spool is full"
 					    : "no database connection is ready");
-		else
-			reply_text(s, req, 200, "{\"status\":\"ready\"}");
+		} else if (limit > 0 && down_s >= limit) {
+			snprintf(msg, sizeof msg,
+				 "no database connection for %lld s "
+				 "(CALLBRIDGE_READY_DB_DOWN_SECONDS=%d); deliveries are spooled",
+				 down_s, limit);
+			reply_error(s, req, 503, "database_down", msg);
+		} else {
+			snprintf(
+				msg, sizeof msg,
+				"{\"status\":\"ready\",\"database\":\"%s\",\"database_down_seconds\":%lld}",
+				v.db.up ? "up" : "down", down_s);
+			reply_text(s, req, 200, msg);
+		}
 	} else if (metrics) {
 		struct evbuffer *b = evbuffer_new();
 		if (!b) {

@@ -262,6 +262,14 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		out,
 		"# HELP callbridge_database_up Whether a database connection is ready.\n"
 		"# TYPE callbridge_database_up gauge\ncallbridge_database_up %d\n"
+		"# HELP callbridge_database_down_seconds How long no database connection has "
+		"been ready (0 while one is).\n"
+		"# TYPE callbridge_database_down_seconds gauge\n"
+		"callbridge_database_down_seconds %.3f\n"
+		"# HELP callbridge_database_unnamed_statements Whether statements are sent "
+		"unnamed, for a transaction-mode pooler (set, or seen to be needed).\n"
+		"# TYPE callbridge_database_unnamed_statements gauge\n"
+		"callbridge_database_unnamed_statements %d\n"
 		"# HELP callbridge_inflight Deliveries waiting for the database.\n"
 		"# TYPE callbridge_inflight gauge\ncallbridge_inflight %d\n"
 		"# HELP callbridge_batches_total Committed batches.\n"
@@ -276,9 +284,9 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		"# HELP callbridge_database_reconnects_total Lost or failed database "
 		"connections.\n# TYPE callbridge_database_reconnects_total counter\n"
 		"callbridge_database_reconnects_total %llu\n",
-		db->up ? 1 : 0, db->inflight, (unsigned long long)db->batches,
-		(unsigned long long)db->batched, (unsigned long long)db->row_by_row,
-		(unsigned long long)db->reconnects);
+		db->up ? 1 : 0, (double)db->down_ms / 1000, db->unnamed ? 1 : 0, db->inflight,
+		(unsigned long long)db->batches, (unsigned long long)db->batched,
+		(unsigned long long)db->row_by_row, (unsigned long long)db->reconnects);
 	evbuffer_add_printf(out, "# HELP callbridge_batch_size Deliveries per committed batch.\n"
 				 "# TYPE callbridge_batch_size histogram\n");
 	uint64_t bcum = 0;

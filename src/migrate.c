@@ -23,16 +23,6 @@ static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
 	return rc;
 }
 
-static PGconn *open_conn(const char *conninfo, int timeout_s, char *err, size_t errlen)
-{
-	PGconn *pg = db_connect(conninfo, timeout_s, err, errlen);
-	if (!pg)
-		return NULL;
-	PGresult *r = PQexec(pg, "SET client_min_messages = warning");
-	PQclear(r);
-	return pg;
-}
-
 static int applied(PGconn *pg, const char *version, char *err, size_t errlen)
 {
 	const char *params[] = {version};
@@ -51,64 +41,69 @@ static const char create_table[] =
 	"CREATE TABLE IF NOT EXISTS callbridge.schema_migrations ("
 	" version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
 
+/* Applies migration m unless it is recorded already: one transaction, which takes the
+ * migration lock first. A transaction-scoped lock, not a session one: through a
+ * transaction-mode pooler, a session lock would be taken on one server connection and
+ * its unlock sent to another, leaving it held. 1 applied, 0 there already, -1 failed. */
+static int apply_one(PGconn *pg, const struct migration *m, char *err, size_t errlen)
+{
+	if (exec_ok(pg, "BEGIN", err, errlen) < 0)
+		return -1;
+	int have = -1;
+	if (exec_ok(pg, "SET LOCAL client_min_messages = warning", err, errlen) < 0 ||
+	    exec_ok(pg, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", err, errlen) < 0 ||
+	    exec_ok(pg, create_table, err, errlen) < 0 ||
+	    (have = applied(pg, m->version, err, errlen)) != 0) {
+		PQclear(PQexec(pg, "ROLLBACK"));
+		return have > 0 ? 0 : -1;
+	}
+	if (exec_ok(pg, m->sql, err, errlen) < 0) {
+		char inner[512];
+		snprintf(inner, sizeof inner, "%s", err);
+		snprintf(err, errlen, "migration %s: %s", m->version, inner);
+		PQclear(PQexec(pg, "ROLLBACK"));
+		return -1;
+	}
+	const char *params[] = {m->version};
+	PGresult *r =
+		PQexecParams(pg, "INSERT INTO callbridge.schema_migrations (version) VALUES ($1)",
+			     1, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	if (!ok || exec_ok(pg, "COMMIT", err, errlen) < 0) {
+		PQclear(PQexec(pg, "ROLLBACK"));
+		return -1;
+	}
+	return 1;
+}
+
 int migrate_run(const char *conninfo, int timeout_s, char *err, size_t errlen)
 {
 	int count = 0;
-	PGconn *pg = open_conn(conninfo, timeout_s, err, errlen);
+	PGconn *pg = db_connect(conninfo, timeout_s, err, errlen);
 	if (!pg)
 		return -1;
-	if (exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) < 0 ||
-	    exec_ok(pg, create_table, err, errlen) < 0) {
-		count = -1;
-		goto done;
-	}
 	for (int i = 0; i < migrate_count; i++) {
-		const struct migration *m = &migrate_list[i];
-		int have = applied(pg, m->version, err, errlen);
-		if (have < 0) {
+		int rc = apply_one(pg, &migrate_list[i], err, errlen);
+		if (rc < 0) {
 			count = -1;
-			goto done;
+			break;
 		}
-		if (have)
-			continue;
-		const char *params[] = {m->version};
-		if (exec_ok(pg, "BEGIN", err, errlen) < 0)
-			goto fail;
-		if (exec_ok(pg, m->sql, err, errlen) < 0) {
-			char inner[512];
-			snprintf(inner, sizeof inner, "%s", err);
-			snprintf(err, errlen, "migration %s: %s", m->version, inner);
-			goto fail;
+		if (rc > 0) {
+			log_notice("migration applied", "version", migrate_list[i].version);
+			count++;
 		}
-		PGresult *r = PQexecParams(
-			pg, "INSERT INTO callbridge.schema_migrations (version) VALUES ($1)", 1,
-			NULL, params, NULL, NULL, 0);
-		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!ok)
-			snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-		PQclear(r);
-		if (!ok || exec_ok(pg, "COMMIT", err, errlen) < 0)
-			goto fail;
-		log_notice("migration applied", "version", m->version);
-		count++;
 	}
-	goto done;
-fail:
-	PQclear(PQexec(pg, "ROLLBACK"));
-	count = -1;
-done:
-	if (pg) {
-		PGresult *r = PQexec(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
-		PQclear(r);
-		PQfinish(pg);
-	}
+	PQfinish(pg);
 	return count;
 }
 
 int migrate_pending(const char *conninfo, int timeout_s, char *err, size_t errlen)
 {
 	int pending = 0;
-	PGconn *pg = open_conn(conninfo, timeout_s, err, errlen);
+	PGconn *pg = db_connect(conninfo, timeout_s, err, errlen);
 	if (!pg)
 		return -1;
 	PGresult *r = PQexec(pg, "SELECT to_regclass('callbridge.schema_migrations') IS NOT NULL");

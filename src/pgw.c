@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -69,10 +70,14 @@ struct pgw {
 	struct event *due;  /* the commit deadline of the queue's head */
 	int deadline_ms;    /* 0: none */
 	struct pgw_stats stats;
-	struct batchsql_stmts stmts; /* prepared on every connection */
+	struct batchsql_stmts stmts; /* prepared on every connection, unless unnamed */
+	bool unnamed;                /* statements sent unnamed: a transaction-mode pooler */
+	int64_t down_since_ms;       /* when the last ready connection went; 0: one is ready */
+	int64_t down_logged_ms;      /* when "still cannot connect" was last logged */
 };
 
 static void conn_connect(struct conn *c);
+static void conn_up(struct conn *c);
 static void conn_lost(struct conn *c, const char *why);
 static void pgw_kick(struct pgw *w);
 
@@ -101,6 +106,32 @@ void pgw_get_stats(const struct pgw *w, struct pgw_stats *out)
 	*out = w->stats;
 	out->up = pgw_ready(w);
 	out->inflight = w->inflight;
+	out->unnamed = w->unnamed;
+	out->down_ms = out->up || !w->down_since_ms ? 0 : now_ms() - w->down_since_ms;
+}
+
+/* Sends statement st: prepared by name, or unnamed (parsed with each execution) where
+ * server connections are shared by a pooler. */
+static bool send_stmt(struct conn *c, enum batchsql_stmt st, int n, const char *const *vals,
+		      const int *lens, const int *fmts)
+{
+	if (c->w->unnamed)
+		return PQsendQueryParams(c->pg, c->w->stmts.sql[st], n, NULL, vals, lens, fmts, 0);
+	return PQsendQueryPrepared(c->pg, c->w->stmts.name[st], n, vals, lens, fmts, 0);
+}
+
+/* A named statement of ours missing (26000) or found already there (42P05) on a new
+ * connection: the server connection is not ours alone — a pooler in transaction mode
+ * hands it to others between transactions. From then on statements go unnamed. */
+static void pooler_evidence(struct pgw *w, const char *sqlstate)
+{
+	if (w->unnamed || w->opt.pooler != PGW_POOLER_AUTO ||
+	    (strcmp(sqlstate, "26000") && strcmp(sqlstate, "42P05")))
+		return;
+	w->unnamed = true;
+	log_warn("the database connection is shared (a transaction-mode pooler?): statements "
+		 "are sent unnamed from now on; set CALLBRIDGE_DB_POOLER=transaction to start so",
+		 "sqlstate", sqlstate);
 }
 
 /* Reports d's outcome. d belongs to its submitter again afterwards. */
@@ -267,8 +298,7 @@ static bool send_arrays(struct conn *c, enum batchsql_stmt st, int n, enum role 
 		lens[i] = (int)c->arr[i].len;
 		fmts[i] = 1;
 	}
-	bool ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[st], n, vals, lens, fmts, 0) &&
-		  add_item(c, role, -1);
+	bool ok = send_stmt(c, st, n, vals, lens, fmts) && add_item(c, role, -1);
 	for (int i = 0; i < n; i++)
 		batchsql_array_trim(&c->arr[i]);
 	return ok;
@@ -304,14 +334,12 @@ static bool send_event(struct conn *c, int i)
 		snprintf(id, sizeof id, "%lld", d->replay_id);
 		const char *rv[6] = {
 			id, d->platform, m->event_type, m->occurred_at, status_text(d), error};
-		ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_REPLAY], 6, rv, NULL,
-					 NULL, 0);
+		ok = send_stmt(c, BATCHSQL_REPLAY, 6, rv, NULL, NULL);
 	} else {
 		const char *vals[9] = {d->platform,    d->dedupe_key,  m->event_type,
 				       m->occurred_at, d->received_at, d->payload,
 				       status_text(d), error,          d->maybe_stored ? "0" : "1"};
-		ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_EVENT], 9, vals, NULL,
-					 NULL, 0);
+		ok = send_stmt(c, BATCHSQL_EVENT, 9, vals, NULL, NULL);
 	}
 	return ok && add_item(c, R_EVENT, i);
 }
@@ -392,8 +420,7 @@ static bool send_row(struct conn *c, int i, const struct row *row)
 	vals[0] = d->platform;
 	vals[1] = event_time(d);
 	memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
-	return PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_ROW0 + row->table],
-				   s->ncols + 2, vals, NULL, NULL, 0) &&
+	return send_stmt(c, BATCHSQL_ROW0 + row->table, s->ncols + 2, vals, NULL, NULL) &&
 	       add_item(c, R_ROW, i);
 }
 
@@ -468,8 +495,7 @@ static bool send_transcripts(struct conn *c)
 		const struct pgw_delivery *d = c->batch[c->refs[j].i];
 		const struct transcript *t = &d->mapped->transcript;
 		const char *vals[4] = {d->platform, t->call_external_id, event_time(d), t->json};
-		ok = PQsendQueryPrepared(c->pg, c->w->stmts.name[BATCHSQL_TRANSCRIPT], 4, vals,
-					 NULL, NULL, 0) &&
+		ok = send_stmt(c, BATCHSQL_TRANSCRIPT, 4, vals, NULL, NULL) &&
 		     add_item(c, R_ROW, c->refs[j].i);
 	}
 	return ok;
@@ -552,18 +578,16 @@ static void segment_done(struct conn *c)
 {
 	struct pgw *w = c->w;
 	const struct item *bad = c->err_item >= 0 ? &c->items[c->err_item] : NULL;
+	if (bad)
+		pooler_evidence(w, c->err_state);
 
 	switch (c->phase) {
 	case PH_PREPARE:
-		if (bad) {
+		if (bad && !w->unnamed) {
 			conn_lost(c, c->err_msg);
 			return;
 		}
-		c->state = CS_IDLE;
-		c->backoff_ms = 0;
-		char id[12];
-		snprintf(id, sizeof id, "%d", c->id);
-		log_notice("database connected", "connection", id);
+		conn_up(c);
 		break;
 	case PH_EVENTS:
 		evtimer_del(c->timer);
@@ -755,6 +779,24 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	conn_flush(arg);
 }
 
+/* The connection is ready for batches. */
+static void conn_up(struct conn *c)
+{
+	struct pgw *w = c->w;
+	c->state = CS_IDLE;
+	c->backoff_ms = 0;
+	char id[12], down[24];
+	snprintf(id, sizeof id, "%d", c->id);
+	if (w->down_since_ms) {
+		snprintf(down, sizeof down, "%.1f", (double)(now_ms() - w->down_since_ms) / 1000);
+		log_notice("database connected", "connection", id, "down_seconds", down,
+			   "statements", w->unnamed ? "unnamed" : "prepared");
+	} else {
+		log_notice("database connected", "connection", id);
+	}
+	w->down_since_ms = 0;
+}
+
 static void on_connected(struct conn *c)
 {
 	struct pgw *w = c->w;
@@ -773,9 +815,14 @@ static void on_connected(struct conn *c)
 		return;
 	}
 	event_add(c->io, NULL);
+	reset_items(c);
+	if (w->unnamed) {
+		conn_up(c);
+		pgw_kick(w);
+		return;
+	}
 	c->state = CS_BUSY;
 	c->phase = PH_PREPARE;
-	reset_items(c);
 	bool ok = true;
 	for (int i = 0; ok && i < BATCHSQL_NSTMTS; i++)
 		ok = PQsendPrepare(c->pg, w->stmts.name[i], w->stmts.sql[i], 0, NULL) &&
@@ -847,6 +894,8 @@ static void conn_connect(struct conn *c)
 	poll_connect(c);
 }
 
+#define DOWN_LOG_EVERY_MS 60000
+
 /* Closes the connection, reports its batch unavailable and schedules a reconnect. */
 static void conn_lost(struct conn *c, const char *why)
 {
@@ -875,12 +924,24 @@ static void conn_lost(struct conn *c, const char *why)
 	clear_batch(c);
 	reset_items(c);
 
+	int64_t now = now_ms();
 	if (was_ready)
 		log_error("database connection lost", "error", reason);
 	else if (c->backoff_ms == 0 || log_enabled(LOG_DEBUG))
 		log_warn("cannot connect to the database", "error", reason);
-	if (!pgw_ready(w))
+	if (!pgw_ready(w)) {
 		fail_queue(w);
+		if (!w->down_since_ms)
+			w->down_since_ms = w->down_logged_ms = now;
+	}
+	/* Not silent while it lasts: a line a minute says for how long, and why. */
+	if (w->down_since_ms && now - w->down_logged_ms >= DOWN_LOG_EVERY_MS) {
+		char down[24];
+		snprintf(down, sizeof down, "%lld", (long long)(now - w->down_since_ms) / 1000);
+		log_error("still no database connection; deliveries go to the spool or get 503",
+			  "down_seconds", down, "error", reason);
+		w->down_logged_ms = now;
+	}
 
 	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
 	if (c->backoff_ms > w->opt.reconnect_max_s * 1000)
@@ -1053,10 +1114,17 @@ int pgw_submit(struct pgw *w, struct pgw_delivery *d)
 struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt)
 {
 	struct pgw *w = calloc(1, sizeof *w);
-	if (!w || batchsql_stmts_init(&w->stmts) < 0)
+	/* A tag per writer: its statements' names are its own on a shared server connection. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned tag =
+		(unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec ^ (unsigned)(uintptr_t)w;
+	if (!w || batchsql_stmts_init(&w->stmts, tag) < 0)
 		goto fail;
 	w->base = base;
 	w->opt = *opt;
+	w->unnamed = opt->pooler == PGW_POOLER_TRANSACTION;
+	w->down_since_ms = now_ms(); /* until the first connection is up */
 	w->conninfo = strdup(conninfo);
 	w->conns = calloc((size_t)opt->connections, sizeof *w->conns);
 	w->kick = evtimer_new(base, on_kick, w);

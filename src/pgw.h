@@ -51,8 +51,16 @@
  * be written. One timer per connection and one for the queue: the queue is kept in
  * submission order (a retried batch is merged back into it), so its head is due first.
  *
+ * Poolers: statements are prepared by name on each connection (names unique to this
+ * writer), unless the options say a transaction-mode pooler stands between us and
+ * PostgreSQL: then each is sent unnamed (parsed with its execution, once per batch) and
+ * nothing outlives a transaction. With PGW_POOLER_AUTO, a missing (26000) or existing
+ * (42P05) statement of ours is the sign of a shared server connection: the writer
+ * switches to unnamed statements and retries. While no connection is ready, a line a
+ * minute is logged and pgw_stats.down_ms says for how long.
+ *
  * States of a connection: DOWN (waiting to reconnect) -> CONNECTING -> BUSY (preparing
- * statements) -> IDLE <-> BUSY (a batch or a rollback in flight).
+ * statements; skipped when unnamed) -> IDLE <-> BUSY (a batch or a rollback in flight).
  *
  * Ownership: the submitter owns each struct pgw_delivery and everything it points to;
  * they must stay valid and unchanged until done() is called, after which pgw never
@@ -106,6 +114,11 @@ struct pgw_delivery {
 	int attempts;
 };
 
+/* How server connections are reached: directly or through a session pooler (named
+ * prepared statements), or through a transaction-mode pooler (unnamed statements, no
+ * session state). AUTO: named until the database shows a connection is shared. */
+enum pgw_pooler { PGW_POOLER_AUTO, PGW_POOLER_TRANSACTION, PGW_POOLER_SESSION };
+
 struct pgw_options {
 	int connections;
 	int batch_max;
@@ -113,6 +126,7 @@ struct pgw_options {
 	int connect_timeout_s;
 	int reconnect_max_s;
 	int batch_timeout_s;
+	enum pgw_pooler pooler;
 };
 
 #define PGW_BATCH_BUCKETS 11 /* batch size histogram: <=1, <=2, ... <=1024, more */
@@ -137,6 +151,8 @@ struct pgw_stats {
 	uint64_t batch_hist[PGW_BATCH_BUCKETS + 1];
 	uint64_t retries[PGW_RETRY_COUNT]; /* rolled-back batches tried again, by reason */
 	uint64_t expired; /* deliveries reported UNAVAILABLE at their commit deadline */
+	bool unnamed;     /* statements are sent unnamed (transaction-mode pooler) */
+	int64_t down_ms;  /* how long no connection has been ready; 0 while one is */
 };
 
 struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct pgw_options *opt);

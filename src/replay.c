@@ -72,12 +72,13 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 	if (!pg)
 		goto done;
 	r.base = event_base_new();
-	struct pgw_options opt = {1,
-				  cfg->batch_max,
-				  PAGE + 1,
-				  cfg->db_connect_timeout_seconds,
-				  cfg->db_reconnect_max_seconds,
-				  30};
+	struct pgw_options opt = {.connections = 1,
+				  .batch_max = cfg->batch_max,
+				  .max_inflight = PAGE + 1,
+				  .connect_timeout_s = cfg->db_connect_timeout_seconds,
+				  .reconnect_max_s = cfg->db_reconnect_max_seconds,
+				  .batch_timeout_s = 30,
+				  .pooler = (enum pgw_pooler)cfg->db_pooler};
 	w = r.base ? pgw_new(r.base, cfg->database_url, &opt) : NULL;
 	items = calloc(PAGE, sizeof *items);
 	if (!w || !items) {

@@ -209,6 +209,7 @@ struct writer *writer_new(struct event_base *base, const struct config *cfg, cha
 		.connect_timeout_s = cfg->db_connect_timeout_seconds,
 		.reconnect_max_s = cfg->db_reconnect_max_seconds,
 		.batch_timeout_s = 10,
+		.pooler = (enum pgw_pooler)cfg->db_pooler,
 	};
 	w->pgw = pgw_new(base, cfg->database_url, &opt);
 	if (!w->pgw) {

@@ -10,7 +10,7 @@ wait_ready || fail "daemon ready"
 request GET /healthz
 is "$CODE $BODY" '200 {"status":"ok"}' "GET /healthz"
 request GET /readyz
-is "$CODE $BODY" '200 {"status":"ready"}' "GET /readyz"
+is "$CODE $BODY" '200 {"status":"ready","database":"up","database_down_seconds":0}' "GET /readyz"
 request HEAD /healthz -I
 is "$CODE" 200 "HEAD /healthz"
 request POST /healthz
@@ -113,10 +113,13 @@ daemon_start CALLBRIDGE_MAX_CONNECTIONS=1 CALLBRIDGE_READ_TIMEOUT_SECONDS=30
 python3 -c '
 import socket, sys, time
 s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+open(sys.argv[3], "w").close()
 time.sleep(float(sys.argv[2]))
-' "$PORT" 4 &
+' "$PORT" 4 "$TMP/hog.ready" &
 hog=$!
-sleep 1
+# Once the 100 are connected, a new client queues behind them: the daemon runs out of
+# files before it reaches it.
+wait_for -m "100 idle connections made" test -e "$TMP/hog.ready"
 cpu() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
 before=$(cpu)
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT/healthz")

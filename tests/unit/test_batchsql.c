@@ -13,7 +13,7 @@
 static void check_stmts(void)
 {
 	struct batchsql_stmts s;
-	ok(batchsql_stmts_init(&s) == 0, "the statements are built");
+	ok(batchsql_stmts_init(&s, 0x2a) == 0, "the statements are built");
 
 	FILE *f = fopen("tests/unit/batchsql_stmts.txt", "r");
 	ok(f != NULL, "tests/unit/batchsql_stmts.txt opens (run from the repository's root)");
