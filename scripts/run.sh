@@ -24,5 +24,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 
+# The status page and metrics on a loopback admin port, unless configured otherwise.
+if [ -z "${CALLBRIDGE_ADMIN_LISTEN+set}" ] && ! grep -qs '^[[:space:]]*\(export[[:space:]]\+\)\?CALLBRIDGE_ADMIN_LISTEN=' .env; then
+	export CALLBRIDGE_ADMIN_LISTEN=127.0.0.1:9091
+	echo "callbridge: status page at http://127.0.0.1:9091/status" >&2
+fi
+
 bin/callbridge migrate
 bin/callbridge serve

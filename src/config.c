@@ -35,6 +35,8 @@ static const struct cfg_entry table[] = {
 	{"CALLBRIDGE_LISTEN", CFG_STR, F(listen), "0.0.0.0", 0, 0, NULL, "bind address"},
 	{"CALLBRIDGE_MAX_BODY_BYTES", CFG_LONG, F(max_body_bytes), "1048576", 1024, 67108864, NULL,
 	 "larger bodies get 413"},
+	{"CALLBRIDGE_ADMIN_LISTEN", CFG_STR, F(admin_listen), NULL, 0, 0, NULL,
+	 "`HOST:PORT` (e.g. `127.0.0.1:9091`): serve `/metrics`, `/readyz`, `/healthz` and the status page `/status` there, and only `/healthz` of them on the public port; unset: `/healthz`, `/readyz` and `/metrics` on the public port, no status page"},
 	{"CALLBRIDGE_TLS_CERT_FILE", CFG_STR, F(tls_cert_file), NULL, 0, 0, NULL,
 	 "PEM certificate chain: serve HTTPS instead of HTTP (with CALLBRIDGE_TLS_KEY_FILE)"},
 	{"CALLBRIDGE_TLS_KEY_FILE", CFG_STR, F(tls_key_file), NULL, 0, 0, NULL,
@@ -190,6 +192,32 @@ static int set_entry(struct config *cfg, const struct cfg_entry *e, const char *
 	return 0;
 }
 
+int cfg_split_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return -1;
+	const char *h = s;
+	size_t hl = (size_t)(colon - s);
+	if (h[0] == '[') { /* [IPv6]:port */
+		if (hl < 3 || h[hl - 1] != ']')
+			return -1;
+		h++;
+		hl -= 2;
+	} else if (memchr(h, ':', hl)) {
+		return -1; /* an IPv6 address needs brackets */
+	}
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end || errno || p < 0 || p > 65535 || hl >= hostlen)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
 int cfg_load(struct config *cfg, const char *dotenv_path, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -204,6 +232,16 @@ int cfg_load(struct config *cfg, const char *dotenv_path, char *err, size_t errl
 			val = e->def;
 		if (val && set_entry(cfg, e, val, err, errlen) < 0)
 			return -1;
+	}
+	char host[256];
+	int port;
+	if (cfg->admin_listen &&
+	    cfg_split_hostport(cfg->admin_listen, host, sizeof host, &port) < 0) {
+		snprintf(err, errlen,
+			 "CALLBRIDGE_ADMIN_LISTEN: expected HOST:PORT or [IPV6]:PORT with a port "
+			 "from 0 to 65535, got '%s'",
+			 cfg->admin_listen);
+		return -1;
 	}
 	return 0;
 }

@@ -30,6 +30,7 @@ struct config {
 	int workers;
 	int shutdown_timeout_seconds;
 	int signature_tolerance_seconds;
+	const char *admin_listen;  /* NULL: no admin listener */
 	const char *tls_cert_file; /* NULL: plain HTTP */
 	const char *tls_key_file;
 	const char *spool_dir; /* "" disables the spool */
@@ -54,6 +55,9 @@ void cfg_each_unknown(bool (*is_known)(const char *name),
 
 /* Prints the table as the Markdown rows of docs/configuration.md (the docs test compares them). */
 void cfg_print_table(FILE *out);
+
+/* Splits "HOST:PORT" or "[IPV6]:PORT" (port 0..65535). 0, or -1 when malformed. */
+int cfg_split_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 void cfg_free(void);
 

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "platform.h"
 #include "relay.h"
+#include "status.h"
 #include "ts.h"
 #include "verify.h"
 #include "writer.h"
@@ -54,6 +55,10 @@ struct http_server {
 	SSL_CTX *tls;               /* NULL: plain HTTP */
 	struct event *accept_pause; /* re-enables accepting after running out of files */
 	bool stopping;
+	/* CALLBRIDGE_ADMIN_LISTEN (the main loop's server only): health, readiness, metrics
+	 * and the status page on a listener of their own. */
+	struct evhttp *admin;
+	struct status *status;
 };
 
 /* Over every loop: deliveries handed on and not answered yet, and accept pauses. */
@@ -209,6 +214,8 @@ static void answer(struct writer_delivery *d)
 	}
 	int64_t latency = ts_now_us() - pd->start_us;
 	metrics_delivery((int)(d->platform - platforms), d->m.event_type, d->out, latency);
+	if (!d->word)
+		metrics_delivery_error((int)(d->platform - platforms), d->error, d->detail);
 	if (log_enabled(LOG_INFO)) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
@@ -262,6 +269,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 	if ((long long)len > s->cfg->max_body_bytes) { /* wire.c refuses these first */
 		metrics_delivery(idx, NULL, OUT_TOO_LARGE, ts_now_us() - now);
+		metrics_delivery_error(idx, "body_too_large", "over CALLBRIDGE_MAX_BODY_BYTES");
 		reply_error(s, req, 413, "body_too_large",
 			    "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
 		return;
@@ -292,6 +300,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 		metrics_delivery(idx, NULL, out, ts_now_us() - now);
 		if (err.status == 401)
 			metrics_signature_failure(idx, err.code);
+		metrics_delivery_error(idx, err.code, err.detail);
 		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
 			 err.detail);
 		reply_error(s, req, err.status, err.code, err.detail);
@@ -335,6 +344,18 @@ static bool answer_refusal(struct http_server *s, struct evhttp_request *req)
 	return true;
 }
 
+static void serve_ops(struct http_server *s, struct evhttp_request *req, const char *path,
+		      bool on_admin);
+
+static void on_admin_request(struct evhttp_request *req, void *arg)
+{
+	struct http_server *s = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	if (answer_refusal(s, req))
+		return;
+	serve_ops(s, req, path ? path : "", true);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct http_server *s = arg;
@@ -368,9 +389,19 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 
-	bool health = !strcmp(path, "/healthz"), ready = !strcmp(path, "/readyz"),
-	     metrics = !strcmp(path, "/metrics");
-	if (!health && !ready && !metrics) {
+	serve_ops(s, req, path, false);
+}
+
+/* The operator's paths: on the public port /healthz always, and /readyz and /metrics
+ * unless an admin listener is set; on the admin listener all of them and /status. */
+static void serve_ops(struct http_server *s, struct evhttp_request *req, const char *path,
+		      bool on_admin)
+{
+	bool ops = on_admin || !s->cfg->admin_listen;
+	bool health = !strcmp(path, "/healthz"), ready = ops && !strcmp(path, "/readyz"),
+	     metrics = ops && !strcmp(path, "/metrics"),
+	     status = on_admin && !strcmp(path, "/status");
+	if (!health && !ready && !metrics && !status) {
 		reply_error(s, req, 404, "not_found", "no such path");
 		return;
 	}
@@ -409,17 +440,43 @@ static void on_request(struct evhttp_request *req, void *arg)
 				v.db.up ? "up" : "down", down_s);
 			reply_text(s, req, 200, msg);
 		}
+	} else if (status) {
+		struct evbuffer *b = evbuffer_new();
+		if (!b) {
+			send_bare(req, 503);
+			return;
+		}
+		status_render(s->status, b, &v);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+				  "no-store");
+		send_answer(s, req, 200, "text/html; charset=utf-8", b);
+		evbuffer_free(b);
 	} else if (metrics) {
 		struct evbuffer *b = evbuffer_new();
 		if (!b) {
 			send_bare(req, 503);
 			return;
 		}
-		metrics_render(b, &v.db, v.has_spool ? &v.sp : NULL);
+		metrics_render(b, &v.db, v.has_spool ? &v.sp : NULL, v.drained, v.drain_refused);
 		metrics_render_http(b, __atomic_load_n(&accept_pauses_total, __ATOMIC_RELAXED));
 		send_answer(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 		evbuffer_free(b);
 	}
+}
+
+/* Limits, methods and the strict framing of conn.c, for the public and admin listeners. */
+static void http_setup(struct evhttp *h, const struct config *cfg,
+		       void (*cb)(struct evhttp_request *, void *), struct http_server *s)
+{
+	evhttp_set_max_body_size(h, (ev_ssize_t)cfg->max_body_bytes + 1024 * 1024);
+	evhttp_set_max_headers_size(h, 2 * WIRE_HEAD_MAX);
+	evhttp_set_timeout(h, cfg->read_timeout_seconds);
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+					      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+					      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+					      EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+	evhttp_set_bevcb(h, conn_bev, NULL);
+	evhttp_set_gencb(h, cb, s);
 }
 
 /* A server on base's loop; the main loop's, unless http_new_receiver makes it one on
@@ -447,15 +504,7 @@ static struct http_server *server_new(struct event_base *base, const struct conf
 		free(s);
 		return NULL;
 	}
-	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body_bytes + 1024 * 1024);
-	evhttp_set_max_headers_size(s->http, 2 * WIRE_HEAD_MAX);
-	evhttp_set_timeout(s->http, cfg->read_timeout_seconds);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
-						    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
-	evhttp_set_bevcb(s->http, conn_bev, NULL);
-	evhttp_set_gencb(s->http, on_request, s);
+	http_setup(s->http, cfg, on_request, s);
 	return s;
 }
 
@@ -572,6 +621,30 @@ static struct evhttp_bound_socket *bind_shared(struct http_server *s)
 	return b;
 }
 
+/* CALLBRIDGE_ADMIN_LISTEN is HOST:PORT or [IPV6]:PORT (config.c checked its form). */
+static int admin_listen(struct http_server *s, char *err, size_t errlen)
+{
+	char host[256];
+	int port = 0;
+	if (cfg_split_hostport(s->cfg->admin_listen, host, sizeof host, &port) < 0) {
+		snprintf(err, errlen, "CALLBRIDGE_ADMIN_LISTEN: expected HOST:PORT");
+		return -1;
+	}
+	s->admin = evhttp_new(s->base);
+	s->status = status_new(s->base, s->cfg->database_url, s->cfg->db_connect_timeout_seconds);
+	if (!s->admin || !s->status) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	http_setup(s->admin, s->cfg, on_admin_request, s);
+	if (evhttp_bind_socket(s->admin, host, (ev_uint16_t)port) < 0) {
+		snprintf(err, errlen, "cannot listen on %s (CALLBRIDGE_ADMIN_LISTEN)",
+			 s->cfg->admin_listen);
+		return -1;
+	}
+	return 0;
+}
+
 int http_listen(struct http_server *s, char *err, size_t errlen)
 {
 	if (tls_setup(s, err, errlen) < 0)
@@ -590,6 +663,8 @@ int http_listen(struct http_server *s, char *err, size_t errlen)
 	}
 	register_server(s, true);
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->sock), accept_failed);
+	if (s->on_writer && s->cfg->admin_listen && admin_listen(s, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -671,6 +746,9 @@ void http_free(struct http_server **sp)
 	if (!s)
 		return;
 	evhttp_free(s->http);
+	if (s->admin)
+		evhttp_free(s->admin);
+	status_free(&s->status);
 	conn_linger_stop(s->base);
 	relay_free(&s->answers);
 	if (s->accept_pause)

@@ -310,8 +310,8 @@ static int serve(const struct config *cfg)
 	snprintf(port, sizeof port, "%d", cfg->port);
 	snprintf(loops, sizeof loops, "%d", cfg->workers);
 	log_notice("listening", "address", cfg->listen, "port", port, "tls",
-		   cfg->tls_cert_file ? "on" : "off", "workers", loops, "version",
-		   CALLBRIDGE_VERSION);
+		   cfg->tls_cert_file ? "on" : "off", "workers", loops, "admin",
+		   cfg->admin_listen ? cfg->admin_listen : "off", "version", CALLBRIDGE_VERSION);
 	event_base_dispatch(sv.base);
 	log_notice("stopped");
 	rc = 0;

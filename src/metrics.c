@@ -4,6 +4,7 @@
 #include "pgw.h"
 #include "platform.h"
 #include "spool.h"
+#include "ts.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -39,6 +40,12 @@ static const char *const sig_codes[] = {"signature_missing", "signature_invalid"
 					"token_invalid"};
 #define NSIG (int)(sizeof sig_codes / sizeof sig_codes[0])
 static uint64_t sig_failures[PLATFORM_MAX + 1][NSIG];
+static int64_t last_at[PLATFORM_MAX + 1];
+static struct {
+	int64_t at;
+	char text[200];
+} last_error[PLATFORM_MAX + 1];
+static pthread_mutex_t error_mu = PTHREAD_MUTEX_INITIALIZER; /* guards last_error */
 
 #define MAX_TYPES 256
 static struct {
@@ -105,6 +112,7 @@ void metrics_delivery(int platform, const char *event_type, enum metrics_outcome
 {
 	platform = platform_row(platform);
 	BUMP(deliveries[platform][outcome], 1);
+	__atomic_store_n(&last_at[platform], ts_now_us(), __ATOMIC_RELAXED);
 	if (event_type)
 		count_type(platform, event_type, outcome);
 	double s = (double)latency_us / 1e6;
@@ -114,6 +122,36 @@ void metrics_delivery(int platform, const char *event_type, enum metrics_outcome
 	BUMP(latency_buckets[b], 1);
 	BUMP(latency_count, 1);
 	BUMP(latency_sum_us, (uint64_t)(latency_us > 0 ? latency_us : 0));
+}
+
+void metrics_delivery_error(int platform, const char *code, const char *detail)
+{
+	platform = platform_row(platform);
+	pthread_mutex_lock(&error_mu);
+	last_error[platform].at = ts_now_us();
+	snprintf(last_error[platform].text, sizeof last_error[platform].text, "%s: %s",
+		 code ? code : "", detail ? detail : "");
+	pthread_mutex_unlock(&error_mu);
+}
+
+void metrics_platform_read(int platform, struct metrics_platform *out)
+{
+	platform = platform_row(platform);
+	memset(out, 0, sizeof *out);
+	for (int o = 0; o < OUT_COUNT; o++)
+		out->n[o] = READ(deliveries[platform][o]);
+	for (int i = 0; i < NSIG; i++)
+		out->sig_failures += READ(sig_failures[platform][i]);
+	out->last_at_us = READ(last_at[platform]);
+	pthread_mutex_lock(&error_mu);
+	out->last_error_at_us = last_error[platform].at;
+	memcpy(out->last_error, last_error[platform].text, sizeof out->last_error);
+	pthread_mutex_unlock(&error_mu);
+}
+
+const char *metrics_outcome_name(enum metrics_outcome o)
+{
+	return o >= 0 && o < OUT_COUNT ? outcome_names[o] : "?";
 }
 
 void metrics_http(int status)
@@ -177,7 +215,8 @@ static void render_retries(struct evbuffer *out, const struct pgw_stats *db)
 			    (unsigned long long)db->expired);
 }
 
-void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp)
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp,
+		    uint64_t drained, uint64_t drain_refused)
 {
 	evbuffer_add_printf(out,
 			    "# HELP callbridge_deliveries_total Webhook deliveries by "
@@ -301,7 +340,47 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 			    "callbridge_batch_size_sum %llu\ncallbridge_batch_size_count %llu\n",
 			    (unsigned long long)bcum, (unsigned long long)db->batched,
 			    (unsigned long long)db->batches);
+	evbuffer_add_printf(out, "# HELP callbridge_commit_seconds A batch's time from its "
+				 "statements sent to its COMMIT done.\n"
+				 "# TYPE callbridge_commit_seconds histogram\n");
+	bcum = 0;
+	for (int b = 0; b < PGW_COMMIT_BUCKETS; b++) {
+		bcum += db->commit_hist[b];
+		evbuffer_add_printf(out, "callbridge_commit_seconds_bucket{le=\"%g\"} %llu\n",
+				    pgw_commit_le_s[b], (unsigned long long)bcum);
+	}
+	bcum += db->commit_hist[PGW_COMMIT_BUCKETS];
+	evbuffer_add_printf(
+		out,
+		"callbridge_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"callbridge_commit_seconds_sum %.3f\ncallbridge_commit_seconds_count %llu\n",
+		(unsigned long long)bcum, (double)db->commit_ms_sum / 1000,
+		(unsigned long long)bcum);
 	render_retries(out, db);
+	if (sp) {
+		int64_t since = sp->backlog_since_us;
+		double backlog = since ? (double)(ts_now_us() - since) / 1e6 : 0;
+		evbuffer_add_printf(
+			out,
+			"# HELP callbridge_spool_backlog_seconds How long the spool has held "
+			"records without being empty (0 when empty).\n"
+			"# TYPE callbridge_spool_backlog_seconds gauge\n"
+			"callbridge_spool_backlog_seconds %.3f\n"
+			"# HELP callbridge_spool_drained_total Spooled records written to the "
+			"database since start.\n# TYPE callbridge_spool_drained_total counter\n"
+			"callbridge_spool_drained_total %llu\n"
+			"# HELP callbridge_spool_refused_total Spooled records the database "
+			"refused when drained: stored raw as failed (dead letters), or kept in "
+			"quarantine.\n"
+			"# TYPE callbridge_spool_refused_total counter\n"
+			"callbridge_spool_refused_total %llu\n"
+			"# HELP callbridge_spool_quarantined_segments_total Spool segments kept "
+			"in quarantine (refused even as dead letters).\n"
+			"# TYPE callbridge_spool_quarantined_segments_total counter\n"
+			"callbridge_spool_quarantined_segments_total %llu\n",
+			backlog > 0 ? backlog : 0, (unsigned long long)drained,
+			(unsigned long long)drain_refused, (unsigned long long)sp->quarantined);
+	}
 	if (sp)
 		evbuffer_add_printf(
 			out,

@@ -30,13 +30,28 @@ enum metrics_outcome {
 void metrics_delivery(int platform, const char *event_type, enum metrics_outcome outcome,
 		      int64_t latency_us);
 void metrics_http(int status);
+/* The error answer of a delivery (4xx/5xx): kept as the platform's last error. */
+void metrics_delivery_error(int platform, const char *code, const char *detail);
+
+/* One platform's counts since start, for the status page. */
+struct metrics_platform {
+	uint64_t n[OUT_COUNT];
+	uint64_t sig_failures;
+	int64_t last_at_us;       /* the last delivery answered, any outcome; 0: none yet */
+	int64_t last_error_at_us; /* 0: none yet */
+	char last_error[200];     /* "code: detail" */
+};
+void metrics_platform_read(int platform, struct metrics_platform *out);
+const char *metrics_outcome_name(enum metrics_outcome o);
 /* A 401: code is the answer's error code (signature_missing, signature_invalid,
  * signature_stale or token_invalid). */
 void metrics_signature_failure(int platform, const char *code);
 /* A request wire.c refused; reason is the refusal's name (wire_refusal_info). */
 void metrics_refused(const char *reason);
-/* sp is NULL when the spool is disabled. */
-void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp);
+/* sp is NULL when the spool is disabled; drained and drain_refused count the drainer's
+ * records since start: written, and refused by the database (see drain_counts). */
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp,
+		    uint64_t drained, uint64_t drain_refused);
 /* The HTTP layer's own counters: requests refused for their framing (metrics_refused)
  * and accept_pauses, the times accepting paused at the open-files limit. */
 void metrics_render_http(struct evbuffer *out, unsigned long long accept_pauses);

@@ -76,6 +76,9 @@ struct pgw {
 	int64_t down_logged_ms;      /* when "still cannot connect" was last logged */
 };
 
+const double pgw_commit_le_s[PGW_COMMIT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+						    0.1,   0.25,   0.5,   1,    2.5,   10};
+
 static void conn_connect(struct conn *c);
 static void conn_up(struct conn *c);
 static void conn_lost(struct conn *c, const char *why);
@@ -643,6 +646,12 @@ static void segment_done(struct conn *c)
 			while (b < PGW_BATCH_BUCKETS && c->nlive > (1 << b))
 				b++;
 			w->stats.batch_hist[b]++;
+			int64_t took = now_ms() - c->started_ms;
+			b = 0;
+			while (b < PGW_COMMIT_BUCKETS && (double)took / 1000 > pgw_commit_le_s[b])
+				b++;
+			w->stats.commit_hist[b]++;
+			w->stats.commit_ms_sum += (uint64_t)(took > 0 ? took : 0);
 			for (int i = 0; i < c->nbatch; i++) {
 				struct pgw_delivery *d = c->batch[i];
 				if (d)

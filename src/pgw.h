@@ -129,7 +129,9 @@ struct pgw_options {
 	enum pgw_pooler pooler;
 };
 
-#define PGW_BATCH_BUCKETS 11 /* batch size histogram: <=1, <=2, ... <=1024, more */
+#define PGW_BATCH_BUCKETS  11 /* batch size histogram: <=1, <=2, ... <=1024, more */
+#define PGW_COMMIT_BUCKETS 12 /* commit time histogram: bounds in pgw_commit_le_s, more */
+extern const double pgw_commit_le_s[PGW_COMMIT_BUCKETS];
 
 /* Why a batch was rolled back and its deliveries tried again. */
 enum pgw_retry {
@@ -149,6 +151,8 @@ struct pgw_stats {
 	uint64_t row_by_row; /* committed batches written with statements per delivery */
 	uint64_t reconnects;
 	uint64_t batch_hist[PGW_BATCH_BUCKETS + 1];
+	uint64_t commit_hist[PGW_COMMIT_BUCKETS + 1]; /* a batch's time from sent to COMMIT done */
+	uint64_t commit_ms_sum;
 	uint64_t retries[PGW_RETRY_COUNT]; /* rolled-back batches tried again, by reason */
 	uint64_t expired; /* deliveries reported UNAVAILABLE at their commit deadline */
 	bool unnamed;     /* statements are sent unnamed (transaction-mode pooler) */

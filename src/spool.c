@@ -3,6 +3,7 @@
 #include "log.h"
 #include "relay.h"
 #include "spoolrec.h"
+#include "ts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -356,6 +357,8 @@ static void on_done(struct relay_node *n, void *arg)
 			s->st.bytes -= j->len;
 			s->st.records--;
 			s->full = false;
+			if (!s->st.records)
+				s->st.backlog_since_us = 0;
 		}
 		if (j->done)
 			j->done(j->arg, j->ok);
@@ -394,7 +397,8 @@ int spool_append(struct spool *s, const struct spool_record *rec, void (*done)(v
 	j->done = done;
 	j->arg = arg;
 	s->st.bytes += j->len;
-	s->st.records++;
+	if (!s->st.records++)
+		s->st.backlog_since_us = ts_now_us();
 	s->st.appended++;
 	enqueue(s, j);
 	return 0;
@@ -467,6 +471,9 @@ static void release(struct spool *s, struct spool_segment *seg, bool quarantine)
 	struct job *j = calloc(1, sizeof *j);
 	s->st.bytes = s->st.bytes > seg->size ? s->st.bytes - seg->size : 0;
 	s->st.records = s->st.records > (uint64_t)seg->n ? s->st.records - (uint64_t)seg->n : 0;
+	s->st.quarantined += quarantine;
+	if (!s->st.records)
+		s->st.backlog_since_us = 0;
 	s->full = false;
 	if (j) {
 		j->unlink_seq = seg->seq;
@@ -546,6 +553,8 @@ struct spool *spool_open(struct event_base *base, const char *dir, uint64_t max_
 				  "records", c);
 		}
 		s->st.records += (uint64_t)count;
+		if (s->st.records && !s->st.backlog_since_us)
+			s->st.backlog_since_us = ts_now_us();
 		s->st.bytes += bytes;
 		s->st.corrupt += corrupt;
 		s->next_seq = seqs[i] + 1;

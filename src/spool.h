@@ -51,11 +51,14 @@ struct spool_record {
 };
 
 struct spool_stats {
-	uint64_t bytes;    /* on disk, all segments */
-	uint64_t records;  /* not yet drained */
-	uint64_t corrupt;  /* records skipped at start-up because their checksum failed */
-	uint64_t appended; /* since start */
-	uint64_t fsyncs;   /* since start */
+	uint64_t bytes;           /* on disk, all segments */
+	uint64_t records;         /* not yet drained */
+	uint64_t corrupt;         /* records skipped at start-up because their checksum failed */
+	uint64_t appended;        /* since start */
+	uint64_t fsyncs;          /* since start */
+	uint64_t quarantined;     /* segments put in quarantine since start */
+	int64_t backlog_since_us; /* when the spool last went from empty to holding records
+				     (start-up, for records found then); 0 while empty */
 };
 
 /* Opens (creating) dir, repairs and counts existing segments, starts the writer thread.

@@ -164,6 +164,8 @@ static void take_view(const struct writer *w, struct writer_view *v)
 	v->has_spool = w->spool != NULL;
 	if (w->spool)
 		spool_get_stats(w->spool, &v->sp);
+	if (w->drainer)
+		drain_counts(w->drainer, &v->drained, &v->drain_refused);
 	v->ready = pgw_ready(w->pgw) || (w->spool && !spool_is_full(w->spool));
 }
 

@@ -58,6 +58,7 @@ struct writer_delivery {
 struct writer_view {
 	struct pgw_stats db;
 	struct spool_stats sp;
+	uint64_t drained, drain_refused; /* the drainer's, since start */
 	bool has_spool, ready;
 };
 

@@ -133,6 +133,21 @@ int main(void)
 		ok(cfg_lookup("DATABASE_URL") == NULL, "and no half-read setting");
 	}
 	fail_strdup = 0;
+
+	/* CALLBRIDGE_ADMIN_LISTEN's HOST:PORT. */
+	char host[64];
+	int port = -1;
+	ok(cfg_split_hostport("127.0.0.1:9091", host, sizeof host, &port) == 0 &&
+		   !strcmp(host, "127.0.0.1") && port == 9091,
+	   "HOST:PORT splits");
+	ok(cfg_split_hostport("[::1]:0", host, sizeof host, &port) == 0 && !strcmp(host, "::1") &&
+		   port == 0,
+	   "[IPV6]:PORT splits");
+	const char *bad[] = {"9091", ":9091", "localhost:", "h:65536", "h:-1", "h:9x", "::1:80",
+			     "[::1:80", "[]:80"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ok(cfg_split_hostport(bad[i], host, sizeof host, &port) < 0, "'%s' refused", bad[i]);
+
 	ok(load(&c, path, err) == 0 && c.database_url &&
 		   !strcmp(c.database_url, "postgresql://u@h/oom"),
 	   "the same .env loads with memory");

@@ -17,7 +17,7 @@ static char *render(void)
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
 		return NULL;
-	metrics_render(b, &db, NULL);
+	metrics_render(b, &db, NULL, 0, 0);
 	size_t n = evbuffer_get_length(b);
 	char *s = malloc(n + 1);
 	if (s) {
