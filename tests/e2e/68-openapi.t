@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# docs/openapi.yaml is the HTTP surface as the server has it. The document is valid
+# OpenAPI 3.1 (and the validator refuses broken copies); its platforms, error codes and
+# endpoints are those of the platform table and docs/http.md; its request examples are
+# fixtures, byte for byte as JSON. Against a running server: every path and method it
+# describes is served, every other path is 404 and every other method 405 with the
+# document's Allow; each example posted gets the answer the document gives it, and every
+# answer (status, headers, body) is one the document describes — with no secrets, with
+# secrets and a path token (signed as the security schemes say), and with PostgreSQL
+# away, spool on and off. The checks themselves are tests/openapi/check.mjs.
+#
+# A route added to the server is a document edit plus taking it off PROBES below; the
+# test fails while one is served and not described, or described and not served.
+. "$(dirname "$0")/lib.sh"
+DOC=$ROOT/docs/openapi.yaml
+CHECK=$ROOT/tests/openapi
+
+# Paths the document does not have: each must answer 404, to GET and to POST.
+PROBES=(/ /webhooks /webhooks/ /webhooks/nope /webhooks/SIMZ /webhooks/simz/a/b
+	/metrics/x /healthz/ /readyz/ /metrics/ /status /v1/callers/123 /precall/simpleai
+	/precall/simpleai/acme /admin /webhook/simz /favicon.ico)
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "1..0 # SKIP node and npm are not installed"
+	exit 0
+fi
+# The validator and Ajv, as package-lock.json pins them: installed again only when the
+# lock file changed since (npm ci starts from an empty node_modules).
+if ! cmp -s "$CHECK/package-lock.json" "$CHECK/node_modules/.installed-lock.json"; then
+	if ! (cd "$CHECK" && timeout 300 npm ci --no-audit --no-fund --silent >"$TMP/npm.log" 2>&1); then
+		echo "1..0 # SKIP npm ci failed (is the npm registry reachable?): $(tail -n 1 "$TMP/npm.log")"
+		exit 0
+	fi
+	cp "$CHECK/package-lock.json" "$CHECK/node_modules/.installed-lock.json"
+fi
+
+# checks ARGS...: runs check.mjs, each of its lines a test (or a diagnostic); fails when it
+# did not run to its end or checked nothing.
+checks() {
+	local line n=0 rc=
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass "${line#ok }" && n=$((n + 1)) ;;
+		"not ok "*) fail "${line#not ok }" && n=$((n + 1)) ;;
+		"exit "*) rc=${line#exit } ;;
+		"#"*) echo "$line" ;;
+		*) echo "# $line" ;; # node's own complaints
+		esac
+	done < <(node "$CHECK/check.mjs" "$@" 2>&1; echo "exit $?")
+	if [ "$rc" != 0 ] || [ "$n" -eq 0 ]; then
+		fail "check.mjs $1${5:+ $5} ran to its end (exit $rc, $n checks)"
+	fi
+}
+
+"$BIN" platforms --json >"$TMP/platforms.json" || fail "callbridge platforms --json"
+checks static "$DOC" "$ROOT" "$TMP/platforms.json"
+
+pg_start
+migrate
+daemon_start
+wait_ready || fail "the server is ready"
+checks live "$DOC" "$TMP/platforms.json" "$PORT" open "${PROBES[@]}"
+
+# Secrets for every platform, a path token for one: the document's own settings.
+mapfile -t secured < <(node "$CHECK/check.mjs" env "$DOC")
+like "${secured[*]}" '_PATH_TOKEN=.*_SECRET=' "the document gives a path token and secrets to configure"
+daemon_stop
+daemon_start "${secured[@]}"
+wait_ready || fail "the server is ready with secrets"
+checks live "$DOC" "$TMP/platforms.json" "$PORT" secured "${PROBES[@]}"
+
+# PostgreSQL away, the spool on: deliveries are spooled.
+daemon_stop
+daemon_start
+wait_ready || fail "the server is ready again"
+pg_outage
+checks live "$DOC" "$TMP/platforms.json" "$PORT" spooled
+
+# PostgreSQL away, the spool off: 503 with Retry-After, and /readyz says so.
+daemon_stop
+daemon_start CALLBRIDGE_SPOOL_DIR=
+eventually "/readyz: 503 without a database or a spool" prints 503 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz"
+checks live "$DOC" "$TMP/platforms.json" "$PORT" unavailable
+done_testing

@@ -1,0 +1,640 @@
+// check.mjs — the checks of tests/e2e/68-openapi.t on docs/openapi.yaml. Each prints
+// TAP-like lines ("ok <name>", "not ok <name>", "# <diagnostic>") that the test counts;
+// it exits 0 when it ran to its end, whatever it found.
+//
+//   node check.mjs static DOC ROOT PLATFORMS_JSON   the document alone: valid OpenAPI 3.1 (and broken
+//                                                   copies not), against the platform table,
+//                                                   docs/http.md and the fixtures
+//   node check.mjs env DOC                          the settings of the "secured" phase's server
+//   node check.mjs live DOC PLATFORMS_JSON PORT PHASE [PATH...]
+//                                                   requests to a running server; PATHs are paths
+//                                                   the document does not have, each to be 404
+//
+// Phases of "live": open (no secrets), secured (the settings of "env"), spooled
+// (PostgreSQL away, spool on), unavailable (PostgreSQL away, spool off). In each, every
+// path and method of the document answers something other than 404, and every answer
+// is checked against the document: its status is one the operation lists, its headers
+// those the response requires, its body valid against the response's schema.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { parse } from 'yaml';
+
+const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options']; // those wire.c knows
+const CONDITIONS = ['again', 'spooled', 'unavailable']; // response examples "<name>:<condition>"
+
+function ok(cond, name, ...diags) {
+	console.log(`${cond ? 'ok' : 'not ok'} ${name}`);
+	if (!cond) {
+		for (const d of diags.flat()) if (d !== undefined && d !== '') console.log(`#   ${String(d).replace(/\n/g, '\n#   ')}`);
+	}
+	return cond;
+}
+const show = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+// ---- the document ----------------------------------------------------------------------
+
+function load(file) {
+	return parse(fs.readFileSync(file, 'utf8'));
+}
+
+// A local reference's JSON pointer ("#/paths/~1webhooks~1%7Bplatform%7D") as a list of keys.
+function pointerKeys(ref) {
+	if (!ref.startsWith('#/')) throw new Error(`not a local reference: ${ref}`);
+	return ref.slice(2).split('/').map((k) => decodeURIComponent(k).replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+const toPointer = (keys) => '#/' + keys.map((k) => encodeURIComponent(String(k).replace(/~/g, '~0').replace(/\//g, '~1'))).join('/');
+
+// resolve(doc, node, keys): follows $ref until a node without one; returns it with where it is.
+function resolve(doc, node, keys) {
+	for (let hops = 0; node && typeof node === 'object' && typeof node.$ref === 'string'; hops++) {
+		if (hops > 20) throw new Error(`reference loop at ${toPointer(keys)}`);
+		keys = pointerKeys(node.$ref);
+		node = keys.reduce((n, k) => (n === undefined ? undefined : n[k]), doc);
+		if (node === undefined) throw new Error(`unresolved reference at ${toPointer(keys)}`);
+	}
+	return { node, keys };
+}
+
+// Every operation: { template, method, op, keys, params: {name: {p, keys}} }. A path
+// item that is a reference ("/webhooks/{platform}/") yields the operations it refers to
+// under its own template.
+function operations(doc) {
+	const out = [];
+	for (const [template, raw] of Object.entries(doc.paths || {})) {
+		const { node: item, keys: itemKeys } = resolve(doc, raw, ['paths', template]);
+		for (const method of METHODS) {
+			if (!item[method]) continue;
+			const op = item[method];
+			const params = {};
+			const all = [...(item.parameters || []).map((p, i) => [p, [...itemKeys, 'parameters', i]]), ...(op.parameters || []).map((p, i) => [p, [...itemKeys, method, 'parameters', i]])];
+			for (const [p, k] of all) {
+				const r = resolve(doc, p, k);
+				params[r.node.name] = { ...r.node, keys: r.keys };
+			}
+			out.push({ template, method, op, keys: [...itemKeys, method], params });
+		}
+	}
+	return out;
+}
+
+// The operation whose path template matches a concrete path, or null. A path parameter
+// must also be valid against its schema (an enum of slugs, a pattern), as the server
+// routes only those.
+function match(ajv, ops, method, concrete) {
+	for (const o of ops) {
+		if (o.method !== method) continue;
+		const names = [];
+		const re = new RegExp('^' + o.template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_, n) => {
+			names.push(n);
+			return '([^/]+)';
+		}) + '$');
+		const m = re.exec(concrete);
+		if (!m) continue;
+		const fits = names.every((n, i) => {
+			const p = o.params[n];
+			return p && schemaCheck(ajv, [...p.keys, 'schema'], decodeURIComponent(m[i + 1])) === null;
+		});
+		if (fits) return o;
+	}
+	return null;
+}
+const pathKnown = (ajv, ops, concrete) => METHODS.some((m) => match(ajv, ops, m, concrete));
+
+// ---- JSON Schema ----------------------------------------------------------------------
+
+// One Ajv holds the whole document under the id "doc", so that a schema is compiled in
+// place ("doc#/components/...") and its "$ref: #/components/schemas/X" resolve in it.
+function makeAjv(doc) {
+	const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
+	ajv.addSchema(doc, 'doc');
+	return ajv;
+}
+const compiled = new Map();
+function validatorAt(ajv, keys) {
+	const ref = 'doc' + toPointer(keys);
+	if (!compiled.has(ref)) compiled.set(ref, ajv.compile({ $ref: ref }));
+	return compiled.get(ref);
+}
+// schemaCheck(ajv, keys, value): null when the value is valid against the schema at keys
+// in the document, else the errors.
+function schemaCheck(ajv, keys, value) {
+	const v = validatorAt(ajv, keys);
+	return v(value) ? null : ajv.errorsText(v.errors, { separator: '; ' });
+}
+
+// ---- answers against the document -------------------------------------------------------
+
+const lower = (h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+
+// The problems of an answer to operation o: [] when the document describes it.
+function problems(doc, ajv, o, ans) {
+	const status = String(ans.status);
+	const responses = o.op.responses || {};
+	const key = [status, `${status[0]}XX`, 'default'].find((k) => k in responses);
+	if (!key) return [`status ${status} is not one the document lists for ${o.method.toUpperCase()} ${o.template} (${Object.keys(responses).join(', ')})`];
+	const { node: resp, keys } = resolve(doc, responses[key], [...o.keys, 'responses', key]);
+	return problemsOf(doc, ajv, resp, keys, ans, o.method === 'head');
+}
+
+function problemsOf(doc, ajv, resp, keys, ans, head) {
+	const out = [];
+	const headers = lower(ans.headers);
+	for (const [name, raw] of Object.entries(resp.headers || {})) {
+		const { node: h, keys: hk } = resolve(doc, raw, [...keys, 'headers', name]);
+		const got = headers[name.toLowerCase()];
+		if (got === undefined) {
+			if (h.required) out.push(`header ${name} is missing`);
+			continue;
+		}
+		const type = h.schema && resolve(doc, h.schema, [...hk, 'schema']).node.type;
+		const value = (type === 'integer' || type === 'number') && /^-?\d+(\.\d+)?$/.test(got) ? Number(got) : got;
+		const e = schemaCheck(ajv, [...hk, 'schema'], value);
+		if (e) out.push(`header ${name}: ${show(got)}: ${e}`);
+	}
+	if (head) return out; // a HEAD answer has no body to check
+	const type = headers['content-type'];
+	if (!resp.content) {
+		if (ans.body.length) out.push(`the document gives this answer no body, and it has one: ${ans.body.slice(0, 200)}`);
+		return out;
+	}
+	const media = Object.keys(resp.content).find((m) => m.toLowerCase() === String(type).toLowerCase());
+	if (!media) return [...out, `Content-Type ${show(type)} is not one of ${Object.keys(resp.content).join(', ')}`];
+	let body = ans.body;
+	if (/json/.test(media)) {
+		try {
+			body = JSON.parse(ans.body);
+		} catch (e) {
+			return [...out, `the body is not JSON: ${ans.body.slice(0, 200)}`];
+		}
+	}
+	const e = schemaCheck(ajv, [...keys, 'content', media, 'schema'], body);
+	if (e) out.push(`body ${ans.body.slice(0, 300).trim()}: ${e}`);
+	return out;
+}
+
+// ---- requests ----------------------------------------------------------------------------
+
+function request(port, method, target, body, headers = {}) {
+	return new Promise((resolvePromise) => {
+		const h = { Connection: 'close', ...headers };
+		if (body !== undefined) h['Content-Length'] = Buffer.byteLength(body);
+		else if (['POST', 'PUT', 'PATCH'].includes(method)) h['Content-Length'] = 0;
+		const req = http.request({ host: '127.0.0.1', port, method, path: target, headers: h, agent: false, timeout: 15000 }, (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => resolvePromise({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+		});
+		req.on('timeout', () => req.destroy(new Error('no answer in 15 s')));
+		req.on('error', (e) => resolvePromise({ status: 0, headers: {}, body: '', error: e.message }));
+		if (body !== undefined) req.write(body);
+		req.end();
+	});
+}
+const brief = (a) => (a.error ? `no answer: ${a.error}` : `${a.status} ${a.body.slice(0, 300).trim()}`);
+
+// ---- what the document says of its examples --------------------------------------------
+
+// The request examples of the webhook operations, each with the fixture it must equal.
+// (Examples of other operations follow no naming convention: they are only checked
+// against their schemas.)
+function requestExamples(doc, ops) {
+	const out = [];
+	for (const o of ops) {
+		if (!o.op.requestBody || !o.template.startsWith('/webhooks/')) continue;
+		const { node: rb, keys } = resolve(doc, o.op.requestBody, [...o.keys, 'requestBody']);
+		for (const [media, mt] of Object.entries(rb.content || {})) {
+			for (const [name, raw] of Object.entries(mt.examples || {})) {
+				const ex = resolve(doc, raw, [...keys, 'content', media, 'examples', name]).node;
+				out.push({ o, name, media, value: ex.value, schemaKeys: [...keys, 'content', media, 'schema'], fixture: `tests/fixtures/${name}.json` });
+			}
+		}
+	}
+	// Each example once: the same request body may serve several operations.
+	const seen = new Set();
+	return out.filter((e) => !seen.has(e.name) && seen.add(e.name));
+}
+
+// Response examples of operation o: [{ name, status, value, keys }].
+function responseExamples(doc, o) {
+	const out = [];
+	for (const [status, raw] of Object.entries(o.op.responses || {})) {
+		const { node: resp, keys } = resolve(doc, raw, [...o.keys, 'responses', status]);
+		for (const [media, mt] of Object.entries(resp.content || {})) {
+			for (const [name, exRaw] of Object.entries(mt.examples || {})) {
+				out.push({ name, status, media, value: resolve(doc, exRaw, []).node.value, resp, keys });
+			}
+		}
+	}
+	return out;
+}
+
+// The path to post example e to: its operation's template with {platform} its slug and
+// every other path parameter its example.
+function examplePath(e) {
+	const slug = e.name.split('/')[0];
+	return e.o.template.replace(/\{([^}]+)\}/g, (_, n) => (n === 'platform' ? slug : encodeURIComponent(e.o.params[n]?.example ?? '')));
+}
+
+// Every concrete path of a template: each path parameter its example, or each value of
+// its enum. A parameter with neither cannot be probed, and is reported.
+function concretePaths(doc, o) {
+	let paths = [o.template];
+	for (const [, n] of o.template.matchAll(/\{([^}]+)\}/g)) {
+		const p = o.params[n];
+		const schema = p?.schema && resolve(doc, p.schema, []).node;
+		const values = p?.example !== undefined ? [p.example] : schema?.enum;
+		if (!values) return { error: `path parameter {${n}} of ${o.template} has neither an example nor an enum` };
+		paths = paths.flatMap((t) => values.map((v) => t.replace(`{${n}}`, encodeURIComponent(v))));
+	}
+	return { paths };
+}
+
+const withoutId = (v) => {
+	if (!v || typeof v !== 'object') return v;
+	const { event_id, ...rest } = v;
+	return rest;
+};
+const equal = (a, b) => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+function sortKeys(v) {
+	if (Array.isArray(v)) return v.map(sortKeys);
+	if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+	return v;
+}
+
+// ---- static ------------------------------------------------------------------------------
+
+async function checkStatic(docFile, root, platformsFile) {
+	const validator = new Validator();
+	const res = await validator.validate(docFile);
+	ok(res.valid && validator.version === '3.1', `${path.basename(docFile)} is a valid OpenAPI 3.1 document`, show(res.errors)?.slice(0, 2000));
+
+	// The validator can fail: copies broken in three ways are refused.
+	const doc = load(docFile);
+	const breakages = {
+		'a response without its description': (d) => delete d.paths['/healthz'].get.responses['200'].description,
+		'a reference to a response that does not exist': (d) => (d.paths['/readyz'].get.responses['503'] = { $ref: '#/components/responses/NoSuchResponse' }),
+		'a parameter in the body': (d) => (d.components.parameters.Platform.in = 'body'),
+	};
+	for (const [what, breakIt] of Object.entries(breakages)) {
+		const copy = structuredClone(doc);
+		let r;
+		try {
+			breakIt(copy);
+			r = await new Validator().validate(copy);
+		} catch (e) {
+			r = { valid: true, errors: `could not break the copy: ${e.message}` };
+		}
+		ok(!r.valid, `a copy with ${what} is refused`, show(r.errors));
+	}
+
+	const version = fs.readFileSync(path.join(root, 'VERSION'), 'utf8').trim();
+	ok(doc.info?.version === version, `info.version is VERSION (${version})`, `got ${doc.info?.version}`);
+
+	const platforms = JSON.parse(fs.readFileSync(platformsFile, 'utf8'));
+	const slugs = platforms.map((p) => p.slug);
+	const enumSlugs = doc.components?.schemas?.Platform?.enum || [];
+	ok(equal(enumSlugs, slugs), 'the Platform enum is the platform table (callbridge platforms), in its order', `document: ${enumSlugs.join(' ')}`, `table:    ${slugs.join(' ')}`);
+
+	// Error codes: the same as http.md's error table, each under the same status.
+	const httpmd = fs.readFileSync(path.join(root, 'docs/http.md'), 'utf8');
+	const mdStatus = {};
+	for (const line of httpmd.split('\n')) {
+		const cells = line.split('|').map((c) => c.trim());
+		if (!/^[45]\d\d$/.test(cells[1] || '')) continue;
+		for (const [, code] of (cells[2] || '').matchAll(/`([a-z0-9_]+)`/g)) mdStatus[code] = cells[1];
+	}
+	const all = doc.components?.schemas?.ErrorCode?.enum || [];
+	const mdCodes = Object.keys(mdStatus);
+	ok(mdCodes.length > 10 && equal([...all].sort(), [...mdCodes].sort()), "ErrorCode's enum is the codes of docs/http.md's error table",
+		`only in the document: ${all.filter((c) => !mdCodes.includes(c)).join(' ') || '-'}`, `only in http.md:      ${mdCodes.filter((c) => !all.includes(c)).join(' ') || '-'}`);
+	const ajv = makeAjv(doc);
+	const ops = operations(doc);
+	const docStatus = {}; // code -> statuses under which the document lists it
+	const note = (code, status) => (docStatus[code] ||= new Set()).add(status);
+	const codesOf = (schema) => {
+		const out = [];
+		const walk = (s) => {
+			if (!s || typeof s !== 'object') return;
+			if (s.$ref) return walk(resolve(doc, s, []).node);
+			if (s.properties?.error?.enum) out.push(...s.properties.error.enum);
+			if (s.properties?.error?.const) out.push(s.properties.error.const);
+			for (const sub of s.allOf || []) walk(sub);
+		};
+		walk(schema);
+		return out;
+	};
+	const responseCodes = (resp) => Object.values(resp.content || {}).flatMap((mt) => codesOf(mt.schema));
+	for (const o of ops) {
+		for (const [status, raw] of Object.entries(o.op.responses || {})) {
+			for (const c of responseCodes(resolve(doc, raw, []).node)) note(c, status);
+		}
+	}
+	// Answers no operation lists: 405 for a method a path does not take, 404 for a path
+	// the document does not have.
+	for (const [name, status] of [['MethodNotAllowed', '405'], ['NotFound', '404']]) {
+		for (const c of responseCodes(doc.components.responses[name])) note(c, status);
+	}
+	for (const code of mdCodes) {
+		const st = [...(docStatus[code] || [])];
+		ok(st.length > 0 && st.every((s) => s === mdStatus[code]), `error ${code}: answered ${mdStatus[code]}, as http.md says`, `the document lists it under: ${st.join(', ') || 'nothing'}`);
+	}
+	const stray = Object.keys(docStatus).filter((c) => !all.includes(c));
+	ok(stray.length === 0, 'every error code a response names is in ErrorCode', stray.join(' '));
+
+	// http.md's endpoints are all here ("POST /webhooks/<slug>" is /webhooks/{platform}).
+	const endpoints = [...httpmd.matchAll(/^\| `([A-Z]+) (\/[^`]*)` \|/gm)];
+	ok(endpoints.length > 0, "docs/http.md's endpoints table is found");
+	for (const [, method, p] of endpoints) {
+		const template = p.replace(/<slug>/g, '{platform}').replace(/<([^>]+)>/g, '{$1}');
+		ok(ops.some((o) => o.template === template && o.method === method.toLowerCase()), `http.md's ${method} ${p} is described`);
+	}
+
+	// Request examples: each is the fixture of its name, byte for byte as JSON, and valid
+	// against the request's schema; every platform has one.
+	const examples = requestExamples(doc, ops);
+	for (const e of examples) {
+		const [slug, rest] = e.name.split('/');
+		const file = path.join(root, e.fixture);
+		let want;
+		try {
+			want = JSON.parse(fs.readFileSync(file, 'utf8'));
+		} catch (err) {
+			want = { unreadable: err.message };
+		}
+		ok(slugs.includes(slug) && rest && !fs.existsSync(file.replace(/\.json$/, '.headers')), `request example ${e.name} names a platform's fixture that needs no headers`);
+		ok(equal(e.value, want), `request example ${e.name} is ${e.fixture}`, `document: ${show(e.value).slice(0, 300)}`, `fixture:  ${show(want).slice(0, 300)}`);
+		const err = schemaCheck(ajv, e.schemaKeys, e.value);
+		ok(!err, `request example ${e.name} is valid against the request's schema`, err);
+	}
+	for (const slug of slugs) ok(examples.some((e) => e.name.startsWith(`${slug}/`)), `platform ${slug} has a request example`);
+
+	// Response examples are valid against their response's schema; a webhook operation's
+	// are named "<request example>" or "<request example>:<condition>". (Operations may
+	// share a response: each example is checked once.)
+	const names = examples.map((e) => e.name);
+	const seen = new Set();
+	for (const o of ops) {
+		for (const r of responseExamples(doc, o)) {
+			const id = `${toPointer(r.keys)} ${r.name}`;
+			if (seen.has(id)) continue;
+			seen.add(id);
+			if (o.template.startsWith('/webhooks/')) {
+				const [base, cond] = r.name.split(':');
+				ok(names.includes(base) && (cond === undefined || CONDITIONS.includes(cond)), `response example ${r.name} (${r.status}) names a request example and a known condition`);
+			}
+			const err = schemaCheck(ajv, [...r.keys, 'content', r.media, 'schema'], r.value);
+			ok(!err, `response example ${r.name} (${r.status}) is valid against its schema`, err);
+		}
+		if (!o.op.requestBody || o.template.startsWith('/webhooks/')) continue;
+		const { node: rb, keys } = resolve(doc, o.op.requestBody, [...o.keys, 'requestBody']);
+		for (const [media, mt] of Object.entries(rb.content || {})) {
+			for (const [name, raw] of Object.entries(mt.examples || {})) {
+				if (seen.has(`${toPointer(keys)} ${media} ${name}`)) continue;
+				seen.add(`${toPointer(keys)} ${media} ${name}`);
+				const err = schemaCheck(ajv, [...keys, 'content', media, 'schema'], resolve(doc, raw, []).node.value);
+				ok(!err, `request example ${name} of ${o.method.toUpperCase()} ${o.template} is valid against its schema`, err);
+			}
+		}
+	}
+	// A response's single example (GET /healthz's) is valid too.
+	for (const o of ops) {
+		for (const [status, raw] of Object.entries(o.op.responses || {})) {
+			const { node: resp, keys } = resolve(doc, raw, [...o.keys, 'responses', status]);
+			for (const [media, mt] of Object.entries(resp.content || {})) {
+				if (mt.example === undefined || seen.has(toPointer(keys) + media)) continue;
+				seen.add(toPointer(keys) + media);
+				const err = schemaCheck(ajv, [...keys, 'content', media, 'schema'], mt.example);
+				ok(!err, `the example of ${o.method.toUpperCase()} ${o.template}'s ${status} is valid against its schema`, err);
+			}
+		}
+	}
+	for (const e of examples) {
+		const first = responseExamples(doc, e.o).filter((r) => r.name === e.name);
+		ok(first.length === 1, `request example ${e.name} has one answer in the responses`, `found ${first.length}`);
+	}
+
+	// Security: each platform's default scheme is described, under the header the platform
+	// table names, and the webhook operations offer it.
+	const schemes = doc.components?.securitySchemes || {};
+	const webhookOps = ops.filter((o, i) => o.template.startsWith('/webhooks/') && ops.findIndex((x) => x.op === o.op) === i);
+	for (const p of platforms) {
+		const mine = Object.entries(schemes).filter(([, s]) => (s['x-default-for'] || []).includes(p.slug));
+		ok(mine.length > 0 && mine.every(([, s]) => s['x-scheme'] === p.scheme), `platform ${p.slug}: security schemes of its default scheme ${p.scheme}`,
+			mine.map(([n, s]) => `${n}: ${s['x-scheme']}`));
+		if (p.signature_header) {
+			ok(mine.some(([, s]) => s.in === 'header' && s.name.toLowerCase() === p.signature_header.toLowerCase()), `platform ${p.slug}: signed in ${p.signature_header}`,
+				mine.map(([n, s]) => `${n}: ${s.name}`));
+		}
+		const names = new Set(mine.map(([n]) => n));
+		for (const o of webhookOps) {
+			ok((o.op.security || []).some((req) => Object.keys(req).length && Object.keys(req).every((n) => names.has(n))),
+				`${o.template}: a security requirement of ${p.slug}'s scheme alone`);
+		}
+	}
+}
+
+// ---- live ----------------------------------------------------------------------------------
+
+// Secrets of the "secured" phase. The platform of the path-token route's example gets
+// its token and no secret (as Allo v1, which signs nothing); every other one a secret of
+// its default scheme.
+function securedSettings(doc, ops) {
+	const tokenOp = ops.find((o) => o.method === 'post' && o.params.token);
+	const tokenSlug = tokenOp?.params.platform?.example;
+	const token = tokenOp?.params.token?.example;
+	const slugs = doc.components.schemas.Platform.enum;
+	const secrets = {};
+	for (const s of slugs) if (s !== tokenSlug) secrets[s] = `whsec_${Buffer.from(`secret of ${s} for the openapi test`).toString('base64')}`;
+	return { tokenSlug, token, secrets };
+}
+
+function sign(schemes, req, secret, body) {
+	const headers = {};
+	const now = String(Math.floor(Date.now() / 1000));
+	const names = Object.keys(req).map((n) => schemes[n]);
+	const role = (re) => names.find((s) => re.test(s.name))?.name;
+	const kind = names[0]['x-scheme'];
+	const hmac = (key, data, enc) => crypto.createHmac('sha256', key).update(data).digest(enc);
+	if (kind === 'simz') {
+		headers[role(/timestamp$/i)] = now;
+		headers[role(/signature$/i)] = 'sha256=' + hmac(secret, `${now}.${body}`, 'hex');
+	} else if (kind === 'standard') {
+		const id = `msg_${crypto.randomBytes(6).toString('hex')}`;
+		headers[role(/id$/i)] = id;
+		headers[role(/timestamp$/i)] = now;
+		headers[role(/signature$/i)] = 'v1,' + hmac(Buffer.from(secret.replace(/^whsec_/, ''), 'base64'), `${id}.${now}.${body}`, 'base64');
+	} else if (kind === 'hmac-hex') {
+		headers[names[0].name] = hmac(secret, body, 'hex');
+	} else {
+		return null;
+	}
+	return headers;
+}
+
+async function checkLive(docFile, platformsFile, port, phase, probes) {
+	const doc = load(docFile);
+	const ajv = makeAjv(doc);
+	const ops = operations(doc);
+	const platforms = JSON.parse(fs.readFileSync(platformsFile, 'utf8'));
+	const root = path.resolve(path.dirname(docFile), '..');
+	const examples = requestExamples(doc, ops);
+	const fixture = (e) => fs.readFileSync(path.join(root, e.fixture), 'utf8');
+	const answerOf = (o, name) => responseExamples(doc, o).find((r) => r.name === name);
+	const tag = `[${phase}]`;
+
+	// check(o, target, body, headers, name, want): one request to operation o, one test.
+	async function check(o, target, body, headers, name, want = {}) {
+		const ans = await request(port, o.method.toUpperCase(), target, body, headers);
+		const found = ans.error ? [`no answer: ${ans.error}`] : problems(doc, ajv, o, ans);
+		if (want.status !== undefined && String(ans.status) !== String(want.status)) found.unshift(`status ${ans.status}, the document says ${want.status}`);
+		if (want.notFound === false && ans.status === 404) found.unshift('404: the document describes it, the server does not serve it');
+		if (want.error !== undefined) {
+			const got = ans.body && /json/.test(ans.headers['content-type'] || '') ? safeJSON(ans.body)?.error : undefined;
+			if (got !== want.error) found.unshift(`error ${show(got)}, want ${want.error}`);
+		}
+		if (want.example) {
+			const got = safeJSON(ans.body);
+			if (!equal(withoutId(got), withoutId(want.example.value))) found.push(`answer:  ${ans.body.trim()}`, `example: ${JSON.stringify(want.example.value)}`);
+		}
+		ok(found.length === 0, `${tag} ${name}`, found, found.length ? `answer: ${brief(ans)}` : '');
+		return ans;
+	}
+
+	// Examples first, before anything else posts their fixtures.
+	const firstIds = {};
+	const conditionOf = { open: [undefined, 'again'], spooled: ['spooled'], unavailable: ['unavailable'], secured: [] }[phase];
+	for (const cond of conditionOf) {
+		for (const e of examples) {
+			const name = cond ? `${e.name}:${cond}` : e.name;
+			const r = answerOf(e.o, name);
+			if (!r && cond) {
+				if (cond !== 'again') continue;
+				await check(e.o, examplePath(e), fixture(e), { 'Content-Type': e.media }, `${e.name} posted again: an answer the document describes`);
+				continue;
+			}
+			if (!r) {
+				ok(false, `${tag} ${name}: the document has its answer`);
+				continue;
+			}
+			const ans = await check(e.o, examplePath(e), fixture(e), { 'Content-Type': e.media }, `${name}: ${r.status}, the response example's body`, { status: r.status, example: r });
+			const id = safeJSON(ans.body)?.event_id;
+			if (cond === undefined) firstIds[e.name] = id;
+			else if (cond === 'again' && firstIds[e.name] !== undefined) ok(id === firstIds[e.name], `${tag} ${name}: the event_id of the first delivery`, `${id} vs ${firstIds[e.name]}`);
+		}
+	}
+	if (phase === 'spooled' || phase === 'unavailable') {
+		ok(examples.some((e) => answerOf(e.o, `${e.name}:${phase}`)), `${tag} the document has an example answer while ${phase}`);
+	}
+
+	// Route coverage: every path and method of the document, each concrete path of it,
+	// answers, and not 404. A POST carries its operation's first example. A route with a
+	// path token is served only where its token is configured: in the secured phase.
+	for (const o of ops) {
+		const served = !o.params.token || phase === 'secured';
+		const { paths, error } = concretePaths(doc, o);
+		if (error) {
+			ok(false, `${tag} ${error}`);
+			continue;
+		}
+		const ex = examples.find((e) => e.o === o) || examples.find((e) => o.op.requestBody && equal(e.o.op.requestBody, o.op.requestBody));
+		for (const p of paths) {
+			const body = o.op.requestBody ? (ex ? fixture(ex) : '{}') : undefined;
+			await check(o, p, body, body ? { 'Content-Type': 'application/json' } : {}, `${o.method.toUpperCase()} ${p} is ${served ? 'served' : 'answered'} as the document says`, { notFound: served ? false : undefined });
+		}
+	}
+
+	// Every other method the server knows: 405, with Allow naming the document's.
+	if (phase === 'secured') {
+		for (const template of Object.keys(doc.paths)) {
+			const mine = ops.filter((o) => o.template === template);
+			const { paths, error } = concretePaths(doc, mine[0]);
+			if (error) continue;
+			const allowed = mine.map((o) => o.method.toUpperCase()).sort();
+			for (const method of METHODS.map((m) => m.toUpperCase()).filter((m) => !allowed.includes(m))) {
+				const ans = await request(port, method, paths[0], ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : undefined);
+				const allow = String(ans.headers?.allow || '').split(',').map((s) => s.trim()).filter(Boolean).sort();
+				const found = [];
+				if (ans.status !== 405) found.push(`status ${ans.status}, want 405`);
+				else found.push(...problemsOf(doc, ajv, doc.components.responses.MethodNotAllowed, ['components', 'responses', 'MethodNotAllowed'], ans, method === 'HEAD'));
+				if (!equal(allow, allowed)) found.push(`Allow: ${allow.join(', ')}; the document: ${allowed.join(', ')}`);
+				ok(found.length === 0, `${tag} ${method} ${paths[0]}: 405, Allow ${allowed.join(', ')}`, found, `answer: ${brief(ans)}`);
+			}
+		}
+	}
+
+	// Paths the document does not have: 404, to GET and to POST.
+	if (phase === 'open' || phase === 'secured') {
+		for (const p of probes) {
+			if (!ok(!pathKnown(ajv, ops, p), `${tag} probe ${p} is not a path of the document`, 'the document describes it now: take it off the probe list of 68-openapi.t')) continue;
+			const found = [];
+			for (const method of ['GET', 'POST']) {
+				const ans = await request(port, method, p, method === 'POST' ? '{}' : undefined);
+				if (ans.status !== 404) found.push(`${method}: ${brief(ans)}`);
+				else found.push(...problemsOf(doc, ajv, doc.components.responses.NotFound, ['components', 'responses', 'NotFound'], ans, false).map((s) => `${method}: ${s}`));
+			}
+			ok(found.length === 0, `${tag} ${p}: 404 to GET and POST (served but not described?)`, found);
+		}
+	}
+
+	// Signatures and tokens, made as the document's security schemes say.
+	if (phase === 'secured') {
+		const { tokenSlug, token, secrets } = securedSettings(doc, ops);
+		const main = ops.find((o) => o.template === '/webhooks/{platform}' && o.method === 'post');
+		const tokenOp = ops.find((o) => o.method === 'post' && o.params.token);
+		const schemes = doc.components.securitySchemes;
+		for (const p of platforms) {
+			const e = examples.find((x) => x.name.startsWith(`${p.slug}/`));
+			if (!e) continue;
+			const body = fixture(e);
+			const firstStatus = answerOf(e.o, e.name)?.status;
+			const json = { 'Content-Type': 'application/json' };
+			if (p.slug === tokenSlug) {
+				await check(main, `/webhooks/${p.slug}`, body, json, `${p.slug} with a path token, without it: 401 token_invalid`, { status: 401, error: 'token_invalid' });
+				await check(tokenOp, `/webhooks/${p.slug}/${token}`, body, json, `${p.slug} with its path token: ${firstStatus}`, { status: firstStatus });
+				await check(tokenOp, `/webhooks/${p.slug}/not-${token}`, body, json, `${p.slug} with another token: 401 token_invalid`, { status: 401, error: 'token_invalid' });
+				continue;
+			}
+			await check(main, `/webhooks/${p.slug}`, body, json, `${p.slug} unsigned: 401 signature_missing`, { status: 401, error: 'signature_missing' });
+			await check(tokenOp, `/webhooks/${p.slug}/${token}`, body, json, `${p.slug} has no path token: /webhooks/${p.slug}/{token} is 404 unknown_platform`, { status: 404, error: 'unknown_platform' });
+			const mine = (main.op.security || []).filter((req) => Object.keys(req).length && Object.keys(req).every((n) => (schemes[n]?.['x-default-for'] || []).includes(p.slug)));
+			ok(mine.length > 0, `${tag} ${p.slug}: the document says how it is signed`);
+			for (const req of mine) {
+				const headers = sign(schemes, req, secrets[p.slug], body);
+				const names = Object.keys(req).map((n) => schemes[n].name).join(', ');
+				if (!ok(headers, `${tag} ${p.slug}: the test can sign ${names}`)) continue;
+				await check(main, `/webhooks/${p.slug}`, body, { ...json, ...headers }, `${p.slug} signed in ${names}: ${firstStatus}`, { status: firstStatus });
+				await check(main, `/webhooks/${p.slug}`, body + ' ', { ...json, ...headers }, `${p.slug} signed in ${names}, a byte added: 401 signature_invalid`, { status: 401, error: 'signature_invalid' });
+			}
+		}
+	}
+}
+
+function safeJSON(s) {
+	try {
+		return JSON.parse(s);
+	} catch {
+		return undefined;
+	}
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+const [cmd, ...args] = process.argv.slice(2);
+if (cmd === 'static') {
+	await checkStatic(args[0], args[1], args[2]);
+} else if (cmd === 'env') {
+	const doc = load(args[0]);
+	const { tokenSlug, token, secrets } = securedSettings(doc, operations(doc));
+	if (tokenSlug) console.log(`CALLBRIDGE_${tokenSlug.toUpperCase()}_PATH_TOKEN=${token}`);
+	for (const [slug, secret] of Object.entries(secrets)) console.log(`CALLBRIDGE_${slug.toUpperCase()}_SECRET=${secret}`);
+} else if (cmd === 'live') {
+	const [docFile, platformsFile, port, phase, ...probes] = args;
+	await checkLive(docFile, platformsFile, Number(port), phase, probes);
+} else {
+	console.error('usage: check.mjs static|env|live ...');
+	process.exit(2);
+}
