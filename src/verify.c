@@ -65,14 +65,20 @@ static char *setting(int idx, const char *suffix, char *err, size_t errlen, bool
 	snprintf(name, sizeof name, "CALLBRIDGE_%s%s", keys[idx].upper, suffix);
 	snprintf(fname, sizeof fname, "%s_FILE", name);
 	const char *val = cfg_lookup(name), *path = cfg_lookup(fname);
+	/* Empty is unset, as for every setting: a compose file passes both forms with empty
+	 * defaults. */
+	if (val && !*val)
+		val = NULL;
+	if (path && !*path)
+		path = NULL;
 	if (val && path) {
 		snprintf(err, errlen, "%s and %s are both set; keep one", name, fname);
 		*bad = true;
 		return NULL;
 	}
 	if (!path) {
-		char *copy = val && *val ? strdup(val) : NULL;
-		if (val && *val && !copy) { /* never read as "no secret": that would fail open */
+		char *copy = val ? strdup(val) : NULL;
+		if (val && !copy) { /* never read as "no secret": that would fail open */
 			snprintf(err, errlen, "%s: out of memory", name);
 			*bad = true;
 		}

@@ -54,10 +54,12 @@ is "$(printf '%s\n' "$page" | grep '^callbridge_signature_failures_total{platfor
 daemon_stop
 
 # Overrides: a Stripe-style header for Replicer, a path token for Allo v1 (which signs
-# nothing), a bearer token for Simple AI, secrets from files, a tighter tolerance.
+# nothing), a bearer token for Simple AI, secrets from files (beside an empty twin, which
+# is unset, as a compose file with empty defaults passes it), a tighter tolerance.
 printf 'file-secret\n' >"$TMP/replicer.secret"
 printf 'p4th-t0ken\n' >"$TMP/allo.token"
-daemon_start CALLBRIDGE_REPLICER_SIGNATURE=stripe:X-Sig CALLBRIDGE_REPLICER_SECRET_FILE="$TMP/replicer.secret" \
+daemon_start CALLBRIDGE_REPLICER_SIGNATURE=stripe:X-Sig CALLBRIDGE_REPLICER_SECRET= \
+	CALLBRIDGE_REPLICER_SECRET_FILE="$TMP/replicer.secret" CALLBRIDGE_ALLO_PATH_TOKEN= \
 	CALLBRIDGE_ALLO_PATH_TOKEN_FILE="$TMP/allo.token" CALLBRIDGE_SIMPLEAI_BEARER_TOKEN=b34rer \
 	CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS=60
 wait_ready
