@@ -2,7 +2,7 @@
 # Installs what building, running and testing callbridge need on Debian 12, when it is
 # missing: with apt-get when run as root, otherwise prints the command to run.
 # `deps.sh test` adds what the test suite meets as real peers: PgBouncer, HAProxy,
-# Prometheus' promtool, Chromium and Node.js with npm.
+# Prometheus' promtool, Chromium, Node.js with npm and docker-compose (its `config`).
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl apache2-utils"
@@ -21,7 +21,7 @@ if [ "${1:-}" = test ]; then
 	# Only what is missing: a machine may have Node.js from elsewhere, with which
 	# Debian's npm package would conflict.
 	for pair in pgbouncer:pgbouncer haproxy:haproxy promtool:prometheus chromium:chromium \
-		node:nodejs npm:npm; do
+		node:nodejs npm:npm docker-compose:docker-compose; do
 		command -v "${pair%%:*}" >/dev/null 2>&1 && continue
 		missing="$missing ${pair%%:*}"
 		PACKAGES="$PACKAGES ${pair#*:}"

@@ -3,8 +3,8 @@
 # access. Run as root from the repository: bash scripts/docker-check.sh
 #
 #   1. compose   docker/docker-compose.yml passes Debian's `docker-compose config` and
-#                still has its design (services, health check, dependency, env_file,
-#                volumes, consistent DATABASE_URL and port).
+#                still has its design (services, health check, dependency, settings
+#                from .env by interpolation, volumes, consistent DATABASE_URL and port).
 #   2. base      a Debian 12 base made with debootstrap (cached), imported under the
 #                name(s) the Dockerfile's FROM lines use; nothing comes from a registry.
 #   3. build     docker/Dockerfile builds unchanged with podman; user, HEALTHCHECK, size,
@@ -15,7 +15,7 @@
 #                exit on SIGTERM.
 #   5. topology  the compose file's topology with podman: a private network where
 #                PostgreSQL is reached by its service name, the compose file's environment
-#                and env_file, the named spool volume and the published port; a delivery
+#                and .env, the named spool volume and the published port; a delivery
 #                spooled while PostgreSQL is down survives replacing the container.
 #                PostgreSQL there is a stand-in (Debian's postgresql-15 on the same base)
 #                for the official postgres image, which needs a registry.
@@ -179,10 +179,10 @@ say "$(podman --version), runc $(runc --version | sed -n '1s/^runc version //p')
 
 # --- 1. compose file -------------------------------------------------------------------
 step "compose"
-# env_file ../.env must exist for docker-compose: validate a copy of the file next to a
-# throwaway .env made from .env.example, so that nothing is written into the repository.
+# Validate a copy of the file next to a throwaway .env made from .env.example (read
+# through the docker/.env link), so that nothing is written into the repository.
 mkdir -p "$tmp/compose/docker"
-cp docker/docker-compose.yml "$tmp/compose/docker/"
+cp -P docker/docker-compose.yml docker/haproxy.cfg docker/.env "$tmp/compose/docker/"
 cp .env.example "$tmp/compose/.env"
 compose_ok=0
 pg_env=() cb_env=() pg_user="" pg_db="" pg_health="" cb_spool="" cb_port="" # set from the compose file
@@ -216,8 +216,8 @@ if docker-compose -f "$tmp/compose/docker/docker-compose.yml" config >"$tmp/comp
 		      "callbridge: built from docker/Dockerfile, context the repository root")
 		check(((cb.get("depends_on") or {}).get("postgres") or {}).get("condition") == "service_healthy",
 		      "callbridge: starts once postgres is healthy")
-		ef = src["services"]["callbridge"].get("env_file")
-		check(ef == "../.env" or ef == ["../.env"], "callbridge: env_file ../.env")
+		check("env_file" not in src["services"]["callbridge"] and "CALLBRIDGE_SIMZ_SECRET" in (cb.get("environment") or {}),
+		      "callbridge: settings and secrets from .env by interpolation, no env_file to require")
 		env = cb.get("environment") or {}
 		pgenv = pg.get("environment") or {}
 		url = urlsplit(str(env.get("DATABASE_URL", "")))
@@ -558,7 +558,7 @@ if [ -z "$why" ]; then
 	pm volume create "$vol" >/dev/null
 	pg_args=() cb_args=()
 	for e in "${pg_env[@]}"; do pg_args+=(-e "$e"); done
-	for e in "${cb_env[@]}"; do cb_args+=(-e "$e"); done # environment wins over env_file
+	for e in "${cb_env[@]}"; do cb_args+=(-e "$e"); done # environment wins over .env
 	port2=$(free_port)
 	# the postgres service: reachable as "postgres" on the network, the compose health check
 	pm run -d --runtime runc --name "$pgc" --network "$tag:alias=postgres" "${pg_args[@]}" \
