@@ -376,6 +376,8 @@ static const char style[] =
 	"text-align:left;vertical-align:middle}td.n{text-align:right;font-variant-numeric:"
 	"tabular-nums}.ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}.dim{color:#777}"
 	".err{max-width:28em;font-size:.9em;word-break:break-word}"
+	"td[id$=-last],td[id$=-age]{white-space:nowrap}"
+	".cols{display:flex;flex-wrap:wrap;gap:0 2.5em;align-items:flex-start}"
 	"svg.chart rect{fill:#3b6fb6}p.meta{color:#555;margin:.3em 0 0}";
 
 void status_render(struct status *st, struct evbuffer *out, const struct writer_view *v)
@@ -393,10 +395,13 @@ void status_render(struct status *st, struct evbuffer *out, const struct writer_
 	add_time(out, now);
 	evbuffer_add_printf(out, "</span> &middot; refreshes every %d s</p>", STATUS_REFRESH_S);
 	render_platforms(st, out, now);
+	evbuffer_add_printf(out, "<div class=\"cols\"><section>");
 	render_database(out, &v->db);
+	evbuffer_add_printf(out, "</section><section>");
 	render_spool(out, v, now);
+	evbuffer_add_printf(out, "</section><section>");
 	render_feed(st, out, now);
-	evbuffer_add_printf(out, "</body></html>\n");
+	evbuffer_add_printf(out, "</section></div></body></html>\n");
 }
 
 struct status *status_new(struct event_base *base, const char *conninfo, int connect_timeout_s)
