@@ -5,6 +5,8 @@
 # of 2xx answers equals the events stored.
 #   BENCH_SECONDS (30)  BENCH_CONNECTIONS (64)  BENCH_THREADS (2)  BENCH_WORKLOADS ("simz mixed")
 #   BENCH_BIN (bin/callbridge: another build to compare)
+#   BENCH_POOLER=pgbouncer: the daemon reaches PostgreSQL through Debian's PgBouncer in
+#     transaction mode (pool of 4), with CALLBRIDGE_DB_POOLER=transaction
 # Extra CALLBRIDGE_* settings in the environment reach the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +26,10 @@ tmp=$(mktemp -d /tmp/callbridge-bench.XXXXXX)
 chmod 755 "$tmp"
 pgport=$((RANDOM % 10000 + 20000))
 port=$((pgport + 1))
-daemon=
+daemon= pgb=
 cleanup() {
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	[ -n "$pgb" ] && kill "$pgb" 2>/dev/null && wait "$pgb" 2>/dev/null
 	bash scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
@@ -35,7 +38,34 @@ trap cleanup EXIT
 export DATABASE_URL
 DATABASE_URL=$(bash scripts/pg.sh start "$tmp/pg" "$pgport")
 "$bin" migrate 2>/dev/null
-PORT=$port CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-warn} \
+daemon_url=$DATABASE_URL
+if [ "${BENCH_POOLER:-}" = pgbouncer ]; then
+	mkdir -p "$tmp/pgb"
+	echo '"postgres" ""' >"$tmp/pgb/users.txt"
+	cat >"$tmp/pgb/pgbouncer.ini" <<-EOF
+		[databases]
+		callbridge = host=127.0.0.1 port=$pgport dbname=callbridge
+		[pgbouncer]
+		listen_addr = 127.0.0.1
+		listen_port = $((port + 1))
+		unix_socket_dir =
+		auth_type = trust
+		auth_file = $tmp/pgb/users.txt
+		pool_mode = transaction
+		default_pool_size = 4
+		max_client_conn = 100
+		logfile = $tmp/pgb/pgbouncer.log
+	EOF
+	as=()
+	[ "$(id -u)" = 0 ] && { chown -R postgres: "$tmp/pgb"; as=(-u postgres); }
+	pgbouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+	"$pgbouncer" "${as[@]}" "$tmp/pgb/pgbouncer.ini" 2>>"$tmp/pgb/stderr" &
+	pgb=$!
+	daemon_url="postgresql://postgres@127.0.0.1:$((port + 1))/callbridge"
+	export CALLBRIDGE_DB_POOLER=transaction
+	for _ in $(seq 1 100); do psql -X -tAc 'SELECT 1' "$daemon_url" >/dev/null 2>&1 && break; sleep 0.05; done
+fi
+DATABASE_URL=$daemon_url PORT=$port CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-warn} \
 	CALLBRIDGE_SPOOL_DIR="$tmp/spool" "$bin" serve 2>"$tmp/daemon.log" &
 daemon=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.05; done
@@ -51,6 +81,7 @@ pg_ticks() { # CPU of the whole PostgreSQL cluster: the postmaster and its child
 echo "callbridge $("$bin" --version | cut -d' ' -f2) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "PostgreSQL $(psql -X -tAc 'SHOW server_version' "$DATABASE_URL") on the same machine: fsync=$(psql -X -tAc 'SHOW fsync' "$DATABASE_URL"), synchronous_commit=$(psql -X -tAc 'SHOW synchronous_commit' "$DATABASE_URL")"
 echo "wrk: $threads threads, $conns connections, $seconds s per workload"
+[ -z "$pgb" ] || echo "through PgBouncer $("$pgbouncer" --version 2>/dev/null | head -n 1 | awk '{print $2}') in transaction mode, pool of 4; CALLBRIDGE_DB_POOLER=transaction"
 echo
 
 for w in $workloads; do
