@@ -41,6 +41,27 @@ static const char create_table[] =
 	"CREATE TABLE IF NOT EXISTS callbridge.schema_migrations ("
 	" version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
 
+/* Whether the migrations table exists: CREATE SCHEMA IF NOT EXISTS would need CREATE
+ * on the database even when the schema is there, which a role that only owns the schema
+ * lacks. */
+static bool have_table(PGconn *pg)
+{
+	PGresult *r = PQexec(pg, "SELECT to_regclass('callbridge.schema_migrations') IS NOT NULL");
+	bool have = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    !strcmp(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	return have;
+}
+
+/* PostgreSQL's warnings (a migration saying what it skipped and why) as log lines. */
+static void on_notice(void *arg, const PGresult *r)
+{
+	(void)arg;
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+		   *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+	log_warn("the database says", "message", msg ? msg : "", "hint", hint ? hint : "");
+}
+
 /* Applies migration m unless it is recorded already: one transaction, which takes the
  * migration lock first. A transaction-scoped lock, not a session one: through a
  * transaction-mode pooler, a session lock would be taken on one server connection and
@@ -52,7 +73,7 @@ static int apply_one(PGconn *pg, const struct migration *m, char *err, size_t er
 	int have = -1;
 	if (exec_ok(pg, "SET LOCAL client_min_messages = warning", err, errlen) < 0 ||
 	    exec_ok(pg, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", err, errlen) < 0 ||
-	    exec_ok(pg, create_table, err, errlen) < 0 ||
+	    (!have_table(pg) && exec_ok(pg, create_table, err, errlen) < 0) ||
 	    (have = applied(pg, m->version, err, errlen)) != 0) {
 		PQclear(PQexec(pg, "ROLLBACK"));
 		return have > 0 ? 0 : -1;
@@ -85,6 +106,7 @@ int migrate_run(const char *conninfo, int timeout_s, char *err, size_t errlen)
 	PGconn *pg = db_connect(conninfo, timeout_s, err, errlen);
 	if (!pg)
 		return -1;
+	PQsetNoticeReceiver(pg, on_notice, NULL);
 	for (int i = 0; i < migrate_count; i++) {
 		int rc = apply_one(pg, &migrate_list[i], err, errlen);
 		if (rc < 0) {

@@ -143,10 +143,11 @@ int main(void)
 	ok(cfg_split_hostport("[::1]:0", host, sizeof host, &port) == 0 && !strcmp(host, "::1") &&
 		   port == 0,
 	   "[IPV6]:PORT splits");
-	const char *bad[] = {"9091", ":9091", "localhost:", "h:65536", "h:-1", "h:9x", "::1:80",
-			     "[::1:80", "[]:80"};
+	const char *bad[] = {"9091", ":9091",  "localhost:", "h:65536", "h:-1",
+			     "h:9x", "::1:80", "[::1:80",    "[]:80"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		ok(cfg_split_hostport(bad[i], host, sizeof host, &port) < 0, "'%s' refused", bad[i]);
+		ok(cfg_split_hostport(bad[i], host, sizeof host, &port) < 0, "'%s' refused",
+		   bad[i]);
 
 	ok(load(&c, path, err) == 0 && c.database_url &&
 		   !strcmp(c.database_url, "postgresql://u@h/oom"),
