@@ -61,6 +61,10 @@ struct conn {
 struct pgw {
 	struct event_base *base;
 	char *conninfo;
+	/* DATABASE_URL's host list (host, hostaddr, port: comma-separated, as libpq takes
+	 * them), when it names several: see next_host(). */
+	char *hosts[3];
+	int nhosts, first_host;
 	struct pgw_options opt;
 	struct conn *conns;
 	struct pgw_delivery *head, *tail; /* the queue, in submission order */
@@ -81,6 +85,7 @@ const double pgw_commit_le_s[PGW_COMMIT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 
 
 static void conn_connect(struct conn *c);
 static void conn_up(struct conn *c);
+static void next_host(struct conn *c);
 static void conn_lost(struct conn *c, const char *why);
 static void pgw_kick(struct pgw *w);
 
@@ -882,17 +887,104 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	if (c->state == CS_DOWN)
 		conn_connect(c);
-	else if (c->state == CS_CONNECTING)
+	else if (c->state == CS_CONNECTING) {
+		next_host(c);
 		conn_lost(c, "connection attempt timed out");
-	else
+	} else
 		conn_lost(c, "database did not answer in time");
+}
+
+/* ---- several hosts ----
+ * libpq tries DATABASE_URL's hosts in turn, but its connect_timeout does not apply to a
+ * non-blocking connection: our own timer ends an attempt stuck on a host that accepts and
+ * never answers (or drops packets), and the next attempt would begin with that host
+ * again, never reaching the others. So after a timed-out attempt, the next one begins
+ * with the host after the one it was stuck on (the lists given to libpq rotated). */
+static const char *const host_keys[3] = {"host", "hostaddr", "port"};
+
+static int count_items(const char *list)
+{
+	int n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	return n;
+}
+
+static void parse_hosts(struct pgw *w)
+{
+	PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		for (int k = 0; k < 3; k++)
+			if (o->val && o->val[0] && !strcmp(o->keyword, host_keys[k]))
+				w->hosts[k] = strdup(o->val);
+	PQconninfoFree(opts);
+	w->nhosts = w->hosts[0]   ? count_items(w->hosts[0])
+		    : w->hosts[1] ? count_items(w->hosts[1])
+				  : 1;
+	for (int k = 0; k < 3; k++)
+		if (w->hosts[k] && strlen(w->hosts[k]) > 900)
+			w->nhosts = 1; /* beyond conn_connect's room: never rotated */
+}
+
+/* list (n comma-separated items) rotated to begin with item first, into out. A list of
+ * another length (a single port for every host) is copied as it is. */
+static void rotate(const char *list, int n, int first, char *out, size_t outlen)
+{
+	if (count_items(list) != n || first == 0) {
+		snprintf(out, outlen, "%s", list);
+		return;
+	}
+	const char *p = list;
+	for (int i = 0; i < first; i++)
+		p = strchr(p, ',') + 1;
+	snprintf(out, outlen, "%s,%.*s", p, (int)(p - list - 1), list);
+}
+
+/* After an attempt timed out: the next begins with the host after the one it was on. */
+static void next_host(struct conn *c)
+{
+	struct pgw *w = c->w;
+	if (w->nhosts < 2)
+		return;
+	const char *host = c->pg ? PQhost(c->pg) : NULL, *port = c->pg ? PQport(c->pg) : NULL;
+	int at = -1;
+	for (int i = 0; host && at < 0 && i < w->nhosts; i++) {
+		int k = (w->first_host + i) % w->nhosts;
+		const char *list = w->hosts[0] ? w->hosts[0] : w->hosts[1];
+		const char *p = list;
+		for (int j = 0; j < k; j++)
+			p = strchr(p, ',') + 1;
+		size_t len = strcspn(p, ",");
+		bool same_port = true;
+		if (w->hosts[2] && port && count_items(w->hosts[2]) == w->nhosts) {
+			const char *q = w->hosts[2];
+			for (int j = 0; j < k; j++)
+				q = strchr(q, ',') + 1;
+			same_port =
+				strlen(port) == strcspn(q, ",") && !strncmp(q, port, strlen(port));
+		}
+		if (strlen(host) == len && !strncmp(p, host, len) && same_port)
+			at = k;
+	}
+	w->first_host = ((at >= 0 ? at : w->first_host) + 1) % w->nhosts;
+	log_warn("a database host did not answer in time; the next attempt begins with the next",
+		 "host", host ? host : "?", "port", port ? port : "?");
 }
 
 static void conn_connect(struct conn *c)
 {
 	struct pgw *w = c->w;
-	const char *keys[] = {"application_name", "dbname", NULL};
-	const char *vals[] = {"callbridge", w->conninfo, NULL};
+	const char *keys[6] = {"application_name", "dbname"};
+	const char *vals[6] = {"callbridge", w->conninfo};
+	char lists[3][1024];
+	int n = 2;
+	for (int k = 0; w->nhosts > 1 && w->first_host > 0 && k < 3; k++)
+		if (w->hosts[k]) { /* after dbname: these override its host list */
+			rotate(w->hosts[k], w->nhosts, w->first_host, lists[k], sizeof lists[k]);
+			keys[n] = host_keys[k];
+			vals[n++] = lists[k];
+		}
+	keys[n] = vals[n] = NULL;
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -1135,6 +1227,8 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
 	w->unnamed = opt->pooler == PGW_POOLER_TRANSACTION;
 	w->down_since_ms = now_ms(); /* until the first connection is up */
 	w->conninfo = strdup(conninfo);
+	if (w->conninfo)
+		parse_hosts(w);
 	w->conns = calloc((size_t)opt->connections, sizeof *w->conns);
 	w->kick = evtimer_new(base, on_kick, w);
 	w->due = evtimer_new(base, on_queue_due, w);
@@ -1195,6 +1289,8 @@ void pgw_free(struct pgw **wp)
 		event_free(w->due);
 	free(w->conns);
 	free(w->conninfo);
+	for (int k = 0; k < 3; k++)
+		free(w->hosts[k]);
 	batchsql_stmts_free(&w->stmts);
 	free(w);
 	*wp = NULL;

@@ -60,6 +60,21 @@ post simz "$FIX/simz/call_completed.json"
 is "$CODE $(json_field status)" "200 spooled" "serve: deliveries are spooled meanwhile"
 daemon_stop
 
+# Several hosts, the first silent: libpq's connect_timeout does not bound the writer's
+# non-blocking attempts, so after one times out the next begins with the next host.
+pg_start
+migrate
+t0=$(date +%s%N)
+daemon_start DATABASE_URL="postgresql://postgres@127.0.0.1:$SILENT,127.0.0.1:$PG_PORT/callbridge" \
+	CALLBRIDGE_DB_CONNECT_TIMEOUT_SECONDS=1 CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
+eventually -t 15 "two hosts, the first silent: the writer reaches the second" prints 1 metric callbridge_database_up
+diag "connected after $((($(date +%s%N) - t0) / 1000000)) ms"
+simz_call hosts_1
+post simz "$TMP/hosts_1.json"
+is "$CODE $(json_field status)" "200 stored" "and stores there"
+like "$(cat "$TMP/daemon.log")" "a database host did not answer in time.*port=$SILENT" "the silent host is named"
+daemon_stop
+
 # Unknown settings: the environment's and .env's alike, each named with where it is.
 mkdir -p "$TMP/app"
 printf 'CALLBRIDGE_BATCH_MAXX=64\nCALLBRIDGE_BATCH_MAX=32\nexport CALLBRIDGE_SPOLL_DIR=/tmp/x\nCALLBRIDGE_SIMZ_SECRET=s\n' >"$TMP/app/.env"
