@@ -103,6 +103,8 @@ for w in $workloads; do
 	awk -v t=$((c1 - c0)) -v hz="$ticks" -v s="$secs" 'BEGIN {printf "  daemon_cpu=%.0f%% of one core\n", 100 * t / hz / s}'
 	awk -v t=$((p1 - p0)) -v hz="$ticks" -v ok="$ok" 'BEGIN {printf "  postgres_cpu_per_event_us=%.0f\n", 1e6 * t / hz / ok}'
 	echo "  daemon_peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$daemon/status")"
+	curl -s "http://127.0.0.1:$port/metrics" | awk '/^callbridge_batch_size_sum/ {s = $2}
+		/^callbridge_batch_size_count/ {n = $2} END {if (n) printf "  batch_mean=%.1f (since start)\n", s / n}'
 	# wrk stops counting at the deadline: requests then in flight (at most one per
 	# connection) are committed but not counted. So: every 2xx stored, and no more than
 	# one extra event per connection.
