@@ -6,8 +6,10 @@
 # describes is served, every other path is 404 and every other method 405 with the
 # document's Allow; each example posted gets the answer the document gives it, and every
 # answer (status, headers, body) is one the document describes — with no secrets, with
-# secrets and a path token (signed as the security schemes say), and with PostgreSQL
-# away, spool on and off. The checks themselves are tests/openapi/check.mjs.
+# secrets and a path token (signed as the security schemes say), with PostgreSQL away,
+# spool on and off, and with an admin listener: each path answers on the listeners its
+# servers name (x-listener) and 404 on the others, and /readyz says database_down. The
+# checks themselves are tests/openapi/check.mjs.
 #
 # A route added to the server is a document edit plus taking it off PROBES below; the
 # test fails while one is served and not described, or described and not served.
@@ -15,9 +17,10 @@
 DOC=$ROOT/docs/openapi.yaml
 CHECK=$ROOT/tests/openapi
 
-# Paths the document does not have: each must answer 404, to GET and to POST.
+# Paths the document does not have: each must answer 404, to GET and to POST, on every
+# listener.
 PROBES=(/ /webhooks /webhooks/ /webhooks/nope /webhooks/SIMZ /webhooks/simz/a/b
-	/metrics/x /healthz/ /readyz/ /metrics/ /status /v1/callers/123 /precall/simpleai
+	/metrics/x /healthz/ /readyz/ /metrics/ /status/ /v1/callers/123 /precall/simpleai
 	/precall/simpleai/acme /admin /webhook/simz /favicon.ico)
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -81,4 +84,14 @@ daemon_stop
 daemon_start CALLBRIDGE_SPOOL_DIR=
 eventually "/readyz: 503 without a database or a spool" prints 503 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz"
 checks live "$DOC" "$TMP/platforms.json" "$PORT" unavailable
+
+# An admin listener, PostgreSQL still away and the spool on: /readyz, /metrics and
+# /status there only, and /readyz 503 database_down once the database has been away for
+# CALLBRIDGE_READY_DB_DOWN_SECONDS.
+daemon_stop
+ADMIN_PORT=$(free_port)
+daemon_start CALLBRIDGE_ADMIN_LISTEN="127.0.0.1:$ADMIN_PORT" CALLBRIDGE_READY_DB_DOWN_SECONDS=1
+readyz_error() { curl -s --max-time 10 "http://127.0.0.1:$ADMIN_PORT/readyz" | sed -n 's/^{"error":"\([a-z_]*\)".*/\1/p'; }
+eventually "/readyz on the admin listener: database_down after a second without the database" prints database_down readyz_error
+checks live "$DOC" "$TMP/platforms.json" "$PORT,$ADMIN_PORT" admin "${PROBES[@]}"
 done_testing

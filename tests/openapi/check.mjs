@@ -6,13 +6,16 @@
 //                                                   copies not), against the platform table,
 //                                                   docs/http.md and the fixtures
 //   node check.mjs env DOC                          the settings of the "secured" phase's server
-//   node check.mjs live DOC PLATFORMS_JSON PORT PHASE [PATH...]
-//                                                   requests to a running server; PATHs are paths
-//                                                   the document does not have, each to be 404
+//   node check.mjs live DOC PLATFORMS_JSON PORT[,ADMIN_PORT] PHASE [PATH...]
+//                                                   requests to a running server (and its admin
+//                                                   listener); PATHs are paths the document does
+//                                                   not have, each to be 404
 //
 // Phases of "live": open (no secrets), secured (the settings of "env"), spooled
-// (PostgreSQL away, spool on), unavailable (PostgreSQL away, spool off). In each, every
-// path and method of the document answers something other than 404, and every answer
+// (PostgreSQL away, spool on), unavailable (PostgreSQL away, spool off), admin (an admin
+// listener, PostgreSQL away for longer than CALLBRIDGE_READY_DB_DOWN_SECONDS, spool on).
+// In each, every path and method of the document answers something other than 404 on
+// each listener its servers' x-listener puts it on, and 404 on the others; every answer
 // is checked against the document: its status is one the operation lists, its headers
 // those the response requires, its body valid against the response's schema.
 import crypto from 'node:crypto';
@@ -25,6 +28,9 @@ import { parse } from 'yaml';
 
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options']; // those wire.c knows
 const CONDITIONS = ['again', 'spooled', 'unavailable']; // response examples "<name>:<condition>"
+// A server object's x-listener: the public port always, the public port while no admin
+// listener is set, the admin listener (CALLBRIDGE_ADMIN_LISTEN).
+const LISTENERS = ['public', 'public-unless-admin', 'admin'];
 
 function ok(cond, name, ...diags) {
 	console.log(`${cond ? 'ok' : 'not ok'} ${name}`);
@@ -59,9 +65,10 @@ function resolve(doc, node, keys) {
 	return { node, keys };
 }
 
-// Every operation: { template, method, op, keys, params: {name: {p, keys}} }. A path
-// item that is a reference ("/webhooks/{platform}/") yields the operations it refers to
-// under its own template.
+// Every operation: { template, method, op, keys, params: {name: {p, keys}}, listeners }.
+// A path item that is a reference ("/webhooks/{platform}/") yields the operations it
+// refers to under its own template. listeners: the x-listener of the operation's servers
+// (its own, its path's, or the document's).
 function operations(doc) {
 	const out = [];
 	for (const [template, raw] of Object.entries(doc.paths || {})) {
@@ -75,7 +82,8 @@ function operations(doc) {
 				const r = resolve(doc, p, k);
 				params[r.node.name] = { ...r.node, keys: r.keys };
 			}
-			out.push({ template, method, op, keys: [...itemKeys, method], params });
+			const servers = op.servers || item.servers || doc.servers || [];
+			out.push({ template, method, op, keys: [...itemKeys, method], params, listeners: new Set(servers.map((s) => s['x-listener'])) });
 		}
 	}
 	return out;
@@ -103,6 +111,12 @@ function match(ajv, ops, method, concrete) {
 	return null;
 }
 const pathKnown = (ajv, ops, concrete) => METHODS.some((m) => match(ajv, ops, m, concrete));
+
+// Whether operation o is on a listener ('public' or 'admin'), an admin listener set or not.
+function servedOn(o, listener, adminSet) {
+	if (listener === 'admin') return adminSet && o.listeners.has('admin');
+	return o.listeners.has('public') || (!adminSet && o.listeners.has('public-unless-admin'));
+}
 
 // ---- JSON Schema ----------------------------------------------------------------------
 
@@ -345,6 +359,21 @@ async function checkStatic(docFile, root, platformsFile) {
 	const stray = Object.keys(docStatus).filter((c) => !all.includes(c));
 	ok(stray.length === 0, 'every error code a response names is in ErrorCode', stray.join(' '));
 
+	// Servers: each says which listener it is; each operation is on one at least, and
+	// /status (http.md: "only on the admin listener") on the admin listener alone.
+	const servers = [...(doc.servers || []), ...Object.values(doc.paths).flatMap((item) => [...(item.servers || []), ...METHODS.flatMap((m) => item[m]?.servers || [])])];
+	const badServers = servers.filter((s) => !LISTENERS.includes(s['x-listener']));
+	ok(servers.length > 0 && badServers.length === 0, `every server object's x-listener is one of ${LISTENERS.join(', ')}`, badServers.map((s) => `${s.url}: ${s['x-listener']}`));
+	for (const o of ops) {
+		ok(servedOn(o, 'public', false) || servedOn(o, 'admin', true), `${o.method.toUpperCase()} ${o.template} is on a listener`, `x-listener: ${[...o.listeners].join(', ')}`);
+	}
+	const adminOnly = [...httpmd.matchAll(/^\| `([A-Z]+) (\/[^`]*)` \| only on the admin listener/gm)];
+	ok(adminOnly.length > 0, "docs/http.md's endpoints table names an endpoint only on the admin listener");
+	for (const [, method, p] of adminOnly) {
+		const o = ops.find((x) => x.template === p && x.method === method.toLowerCase());
+		ok(o && !servedOn(o, 'public', false) && !servedOn(o, 'public', true) && servedOn(o, 'admin', true), `http.md's ${method} ${p}: on the admin listener only`, o && `x-listener: ${[...o.listeners].join(', ')}`);
+	}
+
 	// http.md's endpoints are all here ("POST /webhooks/<slug>" is /webhooks/{platform}).
 	const endpoints = [...httpmd.matchAll(/^\| `([A-Z]+) (\/[^`]*)` \|/gm)];
 	ok(endpoints.length > 0, "docs/http.md's endpoints table is found");
@@ -475,7 +504,7 @@ function sign(schemes, req, secret, body) {
 	return headers;
 }
 
-async function checkLive(docFile, platformsFile, port, phase, probes) {
+async function checkLive(docFile, platformsFile, ports, phase, probes) {
 	const doc = load(docFile);
 	const ajv = makeAjv(doc);
 	const ops = operations(doc);
@@ -485,10 +514,14 @@ async function checkLive(docFile, platformsFile, port, phase, probes) {
 	const fixture = (e) => fs.readFileSync(path.join(root, e.fixture), 'utf8');
 	const answerOf = (o, name) => responseExamples(doc, o).find((r) => r.name === name);
 	const tag = `[${phase}]`;
+	const adminSet = ports.admin !== undefined;
+	const listeners = adminSet ? ['public', 'admin'] : ['public'];
+	const where = { public: adminSet ? ' on the public port' : '', admin: ' on the admin listener' };
 
-	// check(o, target, body, headers, name, want): one request to operation o, one test.
+	// check(o, target, body, headers, name, want): one request to operation o, one test;
+	// on the public port unless want.listener says otherwise.
 	async function check(o, target, body, headers, name, want = {}) {
-		const ans = await request(port, o.method.toUpperCase(), target, body, headers);
+		const ans = await request(ports[want.listener || 'public'], o.method.toUpperCase(), target, body, headers);
 		const found = ans.error ? [`no answer: ${ans.error}`] : problems(doc, ajv, o, ans);
 		if (want.status !== undefined && String(ans.status) !== String(want.status)) found.unshift(`status ${ans.status}, the document says ${want.status}`);
 		if (want.notFound === false && ans.status === 404) found.unshift('404: the document describes it, the server does not serve it');
@@ -506,7 +539,7 @@ async function checkLive(docFile, platformsFile, port, phase, probes) {
 
 	// Examples first, before anything else posts their fixtures.
 	const firstIds = {};
-	const conditionOf = { open: [undefined, 'again'], spooled: ['spooled'], unavailable: ['unavailable'], secured: [] }[phase];
+	const conditionOf = { open: [undefined, 'again'], spooled: ['spooled'], unavailable: ['unavailable'], secured: [], admin: [] }[phase];
 	for (const cond of conditionOf) {
 		for (const e of examples) {
 			const name = cond ? `${e.name}:${cond}` : e.name;
@@ -530,54 +563,82 @@ async function checkLive(docFile, platformsFile, port, phase, probes) {
 		ok(examples.some((e) => answerOf(e.o, `${e.name}:${phase}`)), `${tag} the document has an example answer while ${phase}`);
 	}
 
-	// Route coverage: every path and method of the document, each concrete path of it,
-	// answers, and not 404. A POST carries its operation's first example. A route with a
-	// path token is served only where its token is configured: in the secured phase.
-	for (const o of ops) {
-		const served = !o.params.token || phase === 'secured';
-		const { paths, error } = concretePaths(doc, o);
-		if (error) {
-			ok(false, `${tag} ${error}`);
-			continue;
-		}
-		const ex = examples.find((e) => e.o === o) || examples.find((e) => o.op.requestBody && equal(e.o.op.requestBody, o.op.requestBody));
-		for (const p of paths) {
-			const body = o.op.requestBody ? (ex ? fixture(ex) : '{}') : undefined;
-			await check(o, p, body, body ? { 'Content-Type': 'application/json' } : {}, `${o.method.toUpperCase()} ${p} is ${served ? 'served' : 'answered'} as the document says`, { notFound: served ? false : undefined });
+	// notFound(listener, method, target, code): the problems of an answer that must be the
+	// document's NotFound (with the error code, when one is given).
+	async function notFound(listener, method, target, code) {
+		const ans = await request(ports[listener], method, target, ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : undefined);
+		if (ans.status !== 404) return [`${method}: ${brief(ans)}`];
+		const found = problemsOf(doc, ajv, doc.components.responses.NotFound, ['components', 'responses', 'NotFound'], ans, method === 'HEAD');
+		const error = safeJSON(ans.body)?.error;
+		if (code && method !== 'HEAD' && error !== code) found.push(`error ${show(error)}, want ${code}`);
+		return found.map((f) => `${method}: ${f}`);
+	}
+
+	// Route coverage: on each listener, every path and method of the document it is on,
+	// each concrete path of it, answers, and not 404; every other one is 404 not_found.
+	// A POST carries its operation's first example. A route with a path token is served
+	// only where its token is configured: in the secured phase.
+	for (const listener of listeners) {
+		for (const o of ops) {
+			const on = servedOn(o, listener, adminSet);
+			const served = on && (!o.params.token || phase === 'secured');
+			const { paths, error } = concretePaths(doc, o);
+			if (error) {
+				ok(false, `${tag} ${error}`);
+				continue;
+			}
+			const ex = examples.find((e) => e.o === o) || examples.find((e) => o.op.requestBody && equal(e.o.op.requestBody, o.op.requestBody));
+			const method = o.method.toUpperCase();
+			for (const p of paths) {
+				if (!on) {
+					const found = await notFound(listener, method, p, 'not_found');
+					ok(found.length === 0, `${tag} ${method} ${p}${where[listener]} is 404 not_found: the document does not put it there`, found);
+					continue;
+				}
+				const body = o.op.requestBody ? (ex ? fixture(ex) : '{}') : undefined;
+				await check(o, p, body, body ? { 'Content-Type': 'application/json' } : {}, `${method} ${p}${where[listener]} is ${served ? 'served' : 'answered'} as the document says`, { notFound: served ? false : undefined, listener });
+			}
 		}
 	}
 
 	// Every other method the server knows: 405, with Allow naming the document's.
-	if (phase === 'secured') {
-		for (const template of Object.keys(doc.paths)) {
-			const mine = ops.filter((o) => o.template === template);
-			const { paths, error } = concretePaths(doc, mine[0]);
-			if (error) continue;
-			const allowed = mine.map((o) => o.method.toUpperCase()).sort();
-			for (const method of METHODS.map((m) => m.toUpperCase()).filter((m) => !allowed.includes(m))) {
-				const ans = await request(port, method, paths[0], ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : undefined);
-				const allow = String(ans.headers?.allow || '').split(',').map((s) => s.trim()).filter(Boolean).sort();
-				const found = [];
-				if (ans.status !== 405) found.push(`status ${ans.status}, want 405`);
-				else found.push(...problemsOf(doc, ajv, doc.components.responses.MethodNotAllowed, ['components', 'responses', 'MethodNotAllowed'], ans, method === 'HEAD'));
-				if (!equal(allow, allowed)) found.push(`Allow: ${allow.join(', ')}; the document: ${allowed.join(', ')}`);
-				ok(found.length === 0, `${tag} ${method} ${paths[0]}: 405, Allow ${allowed.join(', ')}`, found, `answer: ${brief(ans)}`);
+	if (phase === 'secured' || phase === 'admin') {
+		for (const listener of listeners) {
+			for (const template of Object.keys(doc.paths)) {
+				const mine = ops.filter((o) => o.template === template && servedOn(o, listener, adminSet) && (!o.params.token || phase === 'secured'));
+				if (!mine.length) continue;
+				const { paths, error } = concretePaths(doc, mine[0]);
+				if (error) continue;
+				const allowed = mine.map((o) => o.method.toUpperCase()).sort();
+				for (const method of METHODS.map((m) => m.toUpperCase()).filter((m) => !allowed.includes(m))) {
+					const ans = await request(ports[listener], method, paths[0], ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : undefined);
+					const allow = String(ans.headers?.allow || '').split(',').map((s) => s.trim()).filter(Boolean).sort();
+					const found = [];
+					if (ans.status !== 405) found.push(`status ${ans.status}, want 405`);
+					else found.push(...problemsOf(doc, ajv, doc.components.responses.MethodNotAllowed, ['components', 'responses', 'MethodNotAllowed'], ans, method === 'HEAD'));
+					if (!equal(allow, allowed)) found.push(`Allow: ${allow.join(', ')}; the document: ${allowed.join(', ')}`);
+					ok(found.length === 0, `${tag} ${method} ${paths[0]}${where[listener]}: 405, Allow ${allowed.join(', ')}`, found, `answer: ${brief(ans)}`);
+				}
 			}
 		}
 	}
 
-	// Paths the document does not have: 404, to GET and to POST.
-	if (phase === 'open' || phase === 'secured') {
+	// Paths the document does not have: 404, to GET and to POST, on every listener.
+	if (phase === 'open' || phase === 'secured' || phase === 'admin') {
 		for (const p of probes) {
 			if (!ok(!pathKnown(ajv, ops, p), `${tag} probe ${p} is not a path of the document`, 'the document describes it now: take it off the probe list of 68-openapi.t')) continue;
-			const found = [];
-			for (const method of ['GET', 'POST']) {
-				const ans = await request(port, method, p, method === 'POST' ? '{}' : undefined);
-				if (ans.status !== 404) found.push(`${method}: ${brief(ans)}`);
-				else found.push(...problemsOf(doc, ajv, doc.components.responses.NotFound, ['components', 'responses', 'NotFound'], ans, false).map((s) => `${method}: ${s}`));
+			for (const listener of listeners) {
+				const found = [...(await notFound(listener, 'GET', p)), ...(await notFound(listener, 'POST', p))];
+				ok(found.length === 0, `${tag} ${p}${where[listener]}: 404 to GET and POST (served but not described?)`, found);
 			}
-			ok(found.length === 0, `${tag} ${p}: 404 to GET and POST (served but not described?)`, found);
 		}
+	}
+
+	// The database away for longer than CALLBRIDGE_READY_DB_DOWN_SECONDS: /readyz says
+	// database_down, as the document's 503 of it does.
+	if (phase === 'admin') {
+		const ready = ops.find((o) => o.template === '/readyz' && o.method === 'get');
+		await check(ready, '/readyz', undefined, {}, 'GET /readyz on the admin listener, the database away: 503 database_down', { status: 503, error: 'database_down', listener: 'admin' });
 	}
 
 	// Signatures and tokens, made as the document's security schemes say.
@@ -633,7 +694,8 @@ if (cmd === 'static') {
 	for (const [slug, secret] of Object.entries(secrets)) console.log(`CALLBRIDGE_${slug.toUpperCase()}_SECRET=${secret}`);
 } else if (cmd === 'live') {
 	const [docFile, platformsFile, port, phase, ...probes] = args;
-	await checkLive(docFile, platformsFile, Number(port), phase, probes);
+	const [pub, admin] = port.split(',').map(Number);
+	await checkLive(docFile, platformsFile, { public: pub, admin }, phase, probes);
 } else {
 	console.error('usage: check.mjs static|env|live ...');
 	process.exit(2);
