@@ -3,6 +3,7 @@
  * text, their array parameters and the key order of rows are batchsql's. */
 #include "pgw.h"
 #include "batchsql.h"
+#include "hostlist.h"
 #include "log.h"
 
 #include <stdint.h>
@@ -902,14 +903,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
  * with the host after the one it was stuck on (the lists given to libpq rotated). */
 static const char *const host_keys[3] = {"host", "hostaddr", "port"};
 
-static int count_items(const char *list)
-{
-	int n = 1;
-	for (const char *p = list; *p; p++)
-		n += *p == ',';
-	return n;
-}
-
 static void parse_hosts(struct pgw *w)
 {
 	PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
@@ -918,26 +911,12 @@ static void parse_hosts(struct pgw *w)
 			if (o->val && o->val[0] && !strcmp(o->keyword, host_keys[k]))
 				w->hosts[k] = strdup(o->val);
 	PQconninfoFree(opts);
-	w->nhosts = w->hosts[0]   ? count_items(w->hosts[0])
-		    : w->hosts[1] ? count_items(w->hosts[1])
+	w->nhosts = w->hosts[0]   ? hostlist_count(w->hosts[0])
+		    : w->hosts[1] ? hostlist_count(w->hosts[1])
 				  : 1;
 	for (int k = 0; k < 3; k++)
 		if (w->hosts[k] && strlen(w->hosts[k]) > 900)
 			w->nhosts = 1; /* beyond conn_connect's room: never rotated */
-}
-
-/* list (n comma-separated items) rotated to begin with item first, into out. A list of
- * another length (a single port for every host) is copied as it is. */
-static void rotate(const char *list, int n, int first, char *out, size_t outlen)
-{
-	if (count_items(list) != n || first == 0) {
-		snprintf(out, outlen, "%s", list);
-		return;
-	}
-	const char *p = list;
-	for (int i = 0; i < first; i++)
-		p = strchr(p, ',') + 1;
-	snprintf(out, outlen, "%s,%.*s", p, (int)(p - list - 1), list);
 }
 
 /* After an attempt timed out: the next begins with the host after the one it was on. */
@@ -947,25 +926,8 @@ static void next_host(struct conn *c)
 	if (w->nhosts < 2)
 		return;
 	const char *host = c->pg ? PQhost(c->pg) : NULL, *port = c->pg ? PQport(c->pg) : NULL;
-	int at = -1;
-	for (int i = 0; host && at < 0 && i < w->nhosts; i++) {
-		int k = (w->first_host + i) % w->nhosts;
-		const char *list = w->hosts[0] ? w->hosts[0] : w->hosts[1];
-		const char *p = list;
-		for (int j = 0; j < k; j++)
-			p = strchr(p, ',') + 1;
-		size_t len = strcspn(p, ",");
-		bool same_port = true;
-		if (w->hosts[2] && port && count_items(w->hosts[2]) == w->nhosts) {
-			const char *q = w->hosts[2];
-			for (int j = 0; j < k; j++)
-				q = strchr(q, ',') + 1;
-			same_port =
-				strlen(port) == strcspn(q, ",") && !strncmp(q, port, strlen(port));
-		}
-		if (strlen(host) == len && !strncmp(p, host, len) && same_port)
-			at = k;
-	}
+	const char *list = w->hosts[0] ? w->hosts[0] : w->hosts[1];
+	int at = host ? hostlist_find_pair(list, w->hosts[2], host, port) : -1;
 	w->first_host = ((at >= 0 ? at : w->first_host) + 1) % w->nhosts;
 	log_warn("a database host did not answer in time; the next attempt begins with the next",
 		 "host", host ? host : "?", "port", port ? port : "?");
@@ -980,7 +942,9 @@ static void conn_connect(struct conn *c)
 	int n = 2;
 	for (int k = 0; w->nhosts > 1 && w->first_host > 0 && k < 3; k++)
 		if (w->hosts[k]) { /* after dbname: these override its host list */
-			rotate(w->hosts[k], w->nhosts, w->first_host, lists[k], sizeof lists[k]);
+			if (!hostlist_rotate(w->hosts[k], w->nhosts, w->first_host, lists[k],
+					     sizeof lists[k]))
+				continue; /* parse_hosts keeps lists that long from rotating */
 			keys[n] = host_keys[k];
 			vals[n++] = lists[k];
 		}
