@@ -13,8 +13,8 @@
 static const char event_sql[] =
 	"INSERT INTO callbridge.webhook_events AS t"
 	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5)"
+	"  last_received_at, entity_id)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, $10)"
 	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
 	" SET delivery_count = t.delivery_count + $9::integer,"
 	"     last_received_at = EXCLUDED.last_received_at"
@@ -25,11 +25,11 @@ static const char event_sql[] =
 static const char events_sql[] =
 	"INSERT INTO callbridge.webhook_events AS t"
 	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at)"
+	"  last_received_at, entity_id)"
 	" SELECT v.p, v.k, v.ty, v.o::timestamptz, v.r::timestamptz, v.body::jsonb, v.s, v.e,"
-	"        v.r::timestamptz"
+	"        v.r::timestamptz, v.ent"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	"             $7::text[], $8::text[]) AS v(p, k, ty, o, r, body, s, e)"
+	"             $7::text[], $8::text[], $9::text[]) AS v(p, k, ty, o, r, body, s, e, ent)"
 	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
 	" SET delivery_count = t.delivery_count + 1,"
 	"     last_received_at = EXCLUDED.last_received_at"
@@ -38,7 +38,7 @@ static const char events_sql[] =
 static const char replay_sql[] =
 	"UPDATE callbridge.webhook_events"
 	" SET event_type = COALESCE($3, event_type), occurred_at = COALESCE($4::timestamptz, occurred_at),"
-	"     status = $5, error = $6"
+	"     status = $5, error = $6, entity_id = COALESCE($7, entity_id)"
 	" WHERE id = $1::bigint AND platform = $2"
 	" RETURNING id, true, status";
 
@@ -83,13 +83,29 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 }
 
 /* Builds the merge upsert of one table from its spec. Parameters: $1 platform, $2 event
- * time, then the spec's columns; with many, each parameter is a text[] holding that
- * column of every row, the rows' keys all distinct. A NULL column never overwrites; an
- * event newer than the row's time column wins, an older one only fills NULLs; jsonb
- * objects merge by key. */
+ * time, then the spec's columns, then (tables whose rows may clear) the clear mask: text
+ * with one '0'/'1' per column (rows_clear_text), NULL when nothing is cleared. With many,
+ * each parameter is a text[] holding that column of every row, the rows' keys all
+ * distinct. A NULL column never overwrites; an event newer than the row's time column
+ * wins, an older one only fills NULLs; jsonb objects merge by key; a column whose mask
+ * bit is set is cleared by a newer event (an older one clears nothing).
+ *
+ * The batch form reads a row's mask in the DO UPDATE through a subquery on the
+ * materialised input, found by the conflict key (EXCLUDED has only the table's
+ * columns); that subquery runs only for rows that conflict and carry a mask. */
 static char *upsert_sql(const struct row_spec *s, bool many)
 {
 	struct sbuf b = {0};
+	int mask = s->ncols + 3; /* the mask's parameter number */
+	if (many && s->clears) {
+		sb_add(&b, "WITH v AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[]");
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", $%d::text[]", i + 3);
+		sb_add(&b, ", $%d::text[]) AS v(p, w", mask);
+		for (int i = 0; i < s->ncols; i++)
+			sb_add(&b, ", c%d", i);
+		sb_add(&b, ", clr)) ");
+	}
 	sb_add(&b, "INSERT INTO %s AS t (platform, %s", s->table, s->time_col);
 	for (int i = 0; i < s->ncols; i++)
 		sb_add(&b, ", %s", s->cols[i]);
@@ -103,17 +119,21 @@ static char *upsert_sql(const struct row_spec *s, bool many)
 			else
 				sb_add(&b, ", v.c%d::%s", i, type_casts[s->types[i]]);
 		sb_add(&b, " FROM ");
-		if (s->via_call)
+		if (s->clears)
+			sb_add(&b, "v");
+		else if (s->via_call)
 			sb_add(&b,
 			       "(SELECT u.*, (SELECT c.id FROM callbridge.calls c WHERE c.platform "
 			       "= u.p AND c.external_id = u.c0) AS call_id FROM ");
-		sb_add(&b, "unnest($1::text[], $2::text[]");
-		for (int i = 0; i < s->ncols; i++)
-			sb_add(&b, ", $%d::text[]", i + 3);
-		sb_add(&b, ") AS %s(p, w", s->via_call ? "u" : "v");
-		for (int i = 0; i < s->ncols; i++)
-			sb_add(&b, ", c%d", i);
-		sb_add(&b, ")");
+		if (!s->clears) {
+			sb_add(&b, "unnest($1::text[], $2::text[]");
+			for (int i = 0; i < s->ncols; i++)
+				sb_add(&b, ", $%d::text[]", i + 3);
+			sb_add(&b, ") AS %s(p, w", s->via_call ? "u" : "v");
+			for (int i = 0; i < s->ncols; i++)
+				sb_add(&b, ", c%d", i);
+			sb_add(&b, ")");
+		}
 		if (s->via_call) /* OFFSET 0: the subquery stays one, run once per row */
 			sb_add(&b, " OFFSET 0) AS v WHERE v.call_id IS NOT NULL");
 	} else if (s->via_call) {
@@ -130,12 +150,25 @@ static char *upsert_sql(const struct row_spec *s, bool many)
 		sb_add(&b, ")");
 	}
 	sb_add(&b, " ON CONFLICT (%s) DO UPDATE SET ", s->conflict);
-	char newer[160];
+	char newer[160], clr[256];
 	snprintf(newer, sizeof newer, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
 		 s->time_col, s->time_col);
+	if (many) /* the clear mask of the row being inserted (keys: platform, column 0) */
+		snprintf(clr, sizeof clr,
+			 "(SELECT x.clr FROM v x WHERE x.p = EXCLUDED.platform AND x.c0 = "
+			 "EXCLUDED.%s)",
+			 s->cols[0]);
+	else
+		snprintf(clr, sizeof clr, "$%d::text", mask);
 	for (int i = s->nkeys; i < s->ncols; i++) {
 		const char *c = s->cols[i];
-		if (s->types[i] == COL_JSONB)
+		if (s->clears && s->types[i] != COL_JSONB)
+			sb_add(&b,
+			       "%s = CASE WHEN %s AND EXCLUDED.%s IS NULL AND substr(%s, %d, 1) = '1' "
+			       "THEN NULL WHEN %s THEN COALESCE(EXCLUDED.%s, t.%s) ELSE COALESCE(t.%s, "
+			       "EXCLUDED.%s) END, ",
+			       c, newer, c, clr, i + 1, newer, c, c, c, c);
+		else if (s->types[i] == COL_JSONB)
 			sb_add(&b,
 			       "%s = CASE WHEN EXCLUDED.%s IS NULL THEN t.%s WHEN t.%s IS NULL THEN "
 			       "EXCLUDED.%s WHEN %s THEN t.%s || EXCLUDED.%s ELSE EXCLUDED.%s || t.%s "

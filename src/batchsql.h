@@ -18,15 +18,25 @@
  * BATCHSQL_EVENTS and BATCHSQL_ROWS0 + table write a whole batch's rows, each parameter
  * a text[] holding one column of every row (see struct batchsql_array). */
 enum batchsql_stmt {
-	BATCHSQL_EVENT,      /* $1..$8 the event's columns, $9 1 or 0: count the delivery */
-	BATCHSQL_REPLAY,     /* $1 id, $2 platform, $3..$6 type, time, status, error */
+	BATCHSQL_EVENT,      /* $1..$8 the event's columns, $9 1 or 0: count the delivery,
+			      * $10 the entity id */
+	BATCHSQL_REPLAY,     /* $1 id, $2 platform, $3..$6 type, time, status, error, $7 entity */
 	BATCHSQL_TRANSCRIPT, /* $1 platform, $2 call external id, $3 event time, $4 json */
-	BATCHSQL_EVENTS,     /* BATCHSQL_EVENTS_NPARAMS arrays, in BATCHSQL_EVENT's order */
-	BATCHSQL_ROW0,       /* + enum row_table: $1 platform, $2 event time, then columns */
+	BATCHSQL_EVENTS,     /* BATCHSQL_EVENTS_NPARAMS arrays: BATCHSQL_EVENT's $1..$8, entity */
+	BATCHSQL_ROW0,       /* + enum row_table: $1 platform, $2 event time, then columns,
+			      * then the clear mask when the table's rows may clear (see
+			      * batchsql_row_nparams) */
 	BATCHSQL_ROWS0 = BATCHSQL_ROW0 + TBL_COUNT /* + enum row_table: the same as arrays */
 };
 #define BATCHSQL_NSTMTS         (BATCHSQL_ROWS0 + TBL_COUNT)
-#define BATCHSQL_EVENTS_NPARAMS 8
+#define BATCHSQL_EVENTS_NPARAMS 9
+
+/* The parameters of a table's row statements (single or batch): platform, event time,
+ * the columns, and the clear mask when s->clears. At most ROW_MAXCOLS + 2. */
+static inline int batchsql_row_nparams(const struct row_spec *s)
+{
+	return s->ncols + 2 + (s->clears ? 1 : 0);
+}
 
 /* Every statement's name (as prepared on each connection) and text. */
 struct batchsql_stmts {

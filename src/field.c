@@ -29,6 +29,24 @@ json_object *field_get(json_object *obj, const char *path)
 	return obj && !json_object_is_type(obj, json_type_null) ? obj : NULL;
 }
 
+bool field_null(json_object *obj, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	json_object *parent = obj, *v = NULL;
+	if (dot) {
+		char head[128];
+		size_t n = (size_t)(dot - path);
+		if (n >= sizeof head)
+			return false;
+		memcpy(head, path, n);
+		head[n] = '\0';
+		parent = field_get(obj, head);
+		path = dot + 1;
+	}
+	return parent && json_object_is_type(parent, json_type_object) &&
+	       json_object_object_get_ex(parent, path, &v) && v == NULL;
+}
+
 const char *field_str(struct mapped *m, json_object *obj, const char *path)
 {
 	json_object *v = field_get(obj, path);
@@ -138,7 +156,8 @@ const char *field_ts(struct mapped *m, json_object *obj, const char *path)
 	case json_type_string: {
 		const char *s = json_object_get_string(v);
 		double d;
-		if (!ts_parse_iso(s, &us) && !(parse_number(s, &d) && ts_from_unix(d, &us)))
+		if (!ts_parse_iso_in(s, m->zone, &us) &&
+		    !(parse_number(s, &d) && ts_from_unix(d, &us)))
 			return NULL;
 		break;
 	}

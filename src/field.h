@@ -8,6 +8,7 @@
 #define CALLBRIDGE_FIELD_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "rows.h"
 
@@ -23,7 +24,8 @@ const char *field_num(struct mapped *m, json_object *obj, const char *path);
 const char *field_bool(struct mapped *m, json_object *obj, const char *path);
 
 /* An ISO 8601 string, or unix seconds/milliseconds (number or numeric string), as
- * canonical UTC text (see ts.h). */
+ * canonical UTC text (see ts.h). An ISO time without an offset is a wall time in
+ * m->zone (the platform's CALLBRIDGE_<SLUG>_TIMEZONE; NULL: UTC). */
 const char *field_ts(struct mapped *m, json_object *obj, const char *path);
 
 /* An object, as compact JSON text (for jsonb columns); other types read absent. */
@@ -33,6 +35,9 @@ const char *field_object(struct mapped *m, json_object *obj, const char *path);
  * {"a","b"}. With key set, objects holding a string under key count too
  * ([{"email": "a"}]). Other entries are skipped; an empty or absent array reads absent. */
 const char *field_text_array(struct mapped *m, json_object *obj, const char *path, const char *key);
+
+/* True when obj holds path as an explicit JSON null (absent is not null). */
+bool field_null(json_object *obj, const char *path);
 
 /* A speaker role in any spelling as agent|customer|system|unknown: agent, assistant, ai,
  * bot -> agent; user, customer, caller, human, contact, lead -> customer; system, tool,

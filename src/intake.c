@@ -133,7 +133,8 @@ static const char *jsonb_refusal(const char *p, size_t len, const char **code)
 	return NULL;
 }
 
-static int map_body(const struct platform *p, const char *body, size_t len,
+/* Parses and maps; zone is the one of the platform's local times. */
+static int map_body(const struct platform *p, const struct tz *zone, const char *body, size_t len,
 		    const char *(*header)(void *ctx, const char *name), void *ctx,
 		    struct mapped *out, struct intake_error *err);
 
@@ -149,7 +150,7 @@ int intake_request(const struct platform *p, const char *path_token, const char 
 			      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
 			      : v == VERIFY_TOKEN ? "the route's token is missing or wrong"
 						  : "the signature does not match");
-	return map_body(p, body, len, header, ctx, out, err);
+	return map_body(p, platform_zone(p), body, len, header, ctx, out, err);
 }
 
 int intake_map(const struct platform *p, const char *body, size_t len,
@@ -158,10 +159,10 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 {
 	if (verify)
 		return intake_request(p, NULL, body, len, header, ctx, now_us, out, err);
-	return map_body(p, body, len, header, ctx, out, err);
+	return map_body(p, platform_zone(p), body, len, header, ctx, out, err);
 }
 
-static int map_body(const struct platform *p, const char *body, size_t len,
+static int map_body(const struct platform *p, const struct tz *zone, const char *body, size_t len,
 		    const char *(*header)(void *ctx, const char *name), void *ctx,
 		    struct mapped *out, struct intake_error *err)
 {
@@ -199,7 +200,8 @@ static int map_body(const struct platform *p, const char *body, size_t len,
 		return refuse(err, 400, code, why);
 	}
 
-	struct map_input in = {root, header, ctx};
+	struct map_input in = {root, header, ctx, zone};
+	out->zone = in.zone;
 	p->map(&in, out);
 	json_object_put(root);
 	if (rows_finish(out) < 0)

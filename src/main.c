@@ -394,6 +394,8 @@ int main(int argc, char **argv)
 
 	if (cfg_load(&cfg, ".env", err, sizeof err) < 0)
 		return die("%s", err);
+	if (platform_load_zones(err, sizeof err) < 0) /* every path that maps, one zone each */
+		return die("%s", err);
 	log_setup((enum log_level)cfg.log_level, cfg.log_format == LOGFMT_JSON);
 	cfg_each_unknown(patterned_name, warn_unknown);
 
@@ -428,6 +430,7 @@ int main(int argc, char **argv)
 		rc = serve(&cfg);
 	}
 	verify_free();
+	platform_free_zones();
 	cfg_free();
 	return rc;
 }

@@ -20,11 +20,14 @@
  *   else `one_sentence_summary`. `result` is the status as sent (else a `status` field;
  *   v2 without either: the topic's state, "received", "answered", ...). successful is
  *   true for ANSWERED and TRANSFERRED_*, false for VOICEMAIL, BLOCKED, FAILED and MISSED,
- *   NULL for anything else. user_email (the route's owner) is the agent_id.
- *   data_collected is the metadata, as sent, so its keys stay at the top level; the
- *   transfer objects, integration_id and original_to_* are not mapped: they stay in the
- *   stored payload. The customer is the caller (from) of an inbound call and the called
- *   party (to) of an outbound one; without a direction it is left NULL.
+ *   NULL for anything else. user_email (the route's owner) is owner_email (no
+ *   agent_id: Allo names no agent). data_collected is the metadata, as sent, so its keys
+ *   stay at the top level. transfer_original_call_id is transfer_chain_id (the same for
+ *   every call of a chain); transfer_from/transfer_to {number, user_name, user_email}
+ *   are transferred_from_* / transferred_to_*; original_to_number/_name are
+ *   dialed_number/_name; integration_id as sent. The customer is the caller (from) of
+ *   an inbound call and the called party (to) of an outbound one; without a direction it
+ *   is left NULL.
  * - v2 call times: call.received/call.triggered give started_at, call.answered
  *   answered_at, call.completed ended_at from the envelope timestamp when the data
  *   carries no explicit time. Never from the webhook-timestamp header: it changes on
@@ -37,7 +40,12 @@
  *   outbound); type SMS/MMS as sms/mms, anything else NULL.
  * - Contacts: `name` is the first name (as documented); emails and numbers may hold
  *   strings or objects ({email}, {number}). An array sent empty is stored empty ({}): the
- *   contact has none now. An absent or null array is not carried.
+ *   contact has none now. An update carries the contact's whole state: a field sent as
+ *   null (name, last_name, company, emails, numbers) clears the column when the update is
+ *   newer than the stored row; an absent field is left as it is. A creation clears
+ *   nothing.
+ * - Times without an offset (start_date, sent_at, ...) are wall times in
+ *   CALLBRIDGE_ALLO_TIMEZONE (default UTC).
  * - Event time: v2 `timestamp` (ISO or unix). v1 sends none, so a time of the data stands
  *   in: updated_at (creations: also created_at) for contacts, sent_at for SMS, start_date
  *   for calls; else NULL, the receive time. A contact creation with no time at all is
@@ -410,6 +418,35 @@ static void call_times(struct mapped *m, struct row *r, json_object *data, const
 		r->v[CALL_ENDED_AT] = ev->stamp;
 }
 
+/* The object under a snake_case name, else its camelCase one; NULL when not an object. */
+static json_object *object(json_object *data, const char *snake)
+{
+	char camel[64];
+	json_object *o = field_get(data, snake);
+	if (!o) {
+		camel_case(snake, camel, sizeof camel);
+		o = field_get(data, camel);
+	}
+	return o && json_object_is_type(o, json_type_object) ? o : NULL;
+}
+
+/* Transfers and the line dialled: transfer_from/transfer_to {number, user_email,
+ * user_name}, transfer_original_call_id (the chain), original_to_number/_name. */
+static void call_routing(struct mapped *m, struct row *r, json_object *data)
+{
+	json_object *from = object(data, "transfer_from"), *to = object(data, "transfer_to");
+	r->v[CALL_TRANSFER_CHAIN_ID] = get(m, str, data, "transfer_original_call_id");
+	r->v[CALL_TRANSFERRED_FROM_NUMBER] = get(m, str, from, "number");
+	r->v[CALL_TRANSFERRED_FROM_NAME] = get(m, str, from, "user_name");
+	r->v[CALL_TRANSFERRED_FROM_EMAIL] = get(m, str, from, "user_email");
+	r->v[CALL_TRANSFERRED_TO_NUMBER] = get(m, str, to, "number");
+	r->v[CALL_TRANSFERRED_TO_NAME] = get(m, str, to, "user_name");
+	r->v[CALL_TRANSFERRED_TO_EMAIL] = get(m, str, to, "user_email");
+	r->v[CALL_DIALED_NUMBER] = get(m, str, data, "original_to_number");
+	r->v[CALL_DIALED_NAME] = get(m, str, data, "original_to_name");
+	r->v[CALL_INTEGRATION_ID] = get(m, str, data, "integration_id");
+}
+
 static void map_call(struct mapped *m, const struct event *ev)
 {
 	json_object *data = ev->data;
@@ -417,10 +454,11 @@ static void map_call(struct mapped *m, const struct event *ev)
 	if (!r)
 		return;
 	r->v[CALL_EXTERNAL_ID] = ev->id;
-	r->v[CALL_AGENT_ID] = get(m, str, data, "user_email");
+	r->v[CALL_OWNER_EMAIL] = get(m, str, data, "user_email");
 	r->v[CALL_RECORDING_URL] = get(m, str, data, "recording_url");
 	r->v[CALL_METADATA] = get(m, field_object, data, "data_collected");
 	call_parties(m, r, data);
+	call_routing(m, r, data);
 	call_outcome(m, r, data, ev);
 	call_times(m, r, data, ev);
 	map_transcript(m, data, ev->id, r->v[CALL_STARTED_AT]);
@@ -430,6 +468,8 @@ static void map_call(struct mapped *m, const struct event *ev)
 }
 
 /* ---- SMS and contacts -------------------------------------------------------------- */
+
+static bool is_creation(const struct event *ev);
 
 static const char *message_type(const char *type)
 {
@@ -473,6 +513,39 @@ static const char *text_array(struct mapped *m, json_object *data, const char *n
 	return field_text_array(m, data, name, key);
 }
 
+/* An explicit null under any of names (each in both spellings), and no value under any. */
+static bool sent_null(json_object *data, const char *const *names)
+{
+	bool null = false;
+	char camel[64];
+	for (; *names; names++) {
+		camel_case(*names, camel, sizeof camel);
+		if (field_get(data, *names) || field_get(data, camel))
+			return false;
+		null = null || field_null(data, *names) || field_null(data, camel);
+	}
+	return null;
+}
+
+/* A contact update carries the contact's whole state: a field sent as null is cleared
+ * (when the update is newer than the stored row); an absent one is left. */
+static void contact_clears(struct row *r, json_object *data)
+{
+	static const struct {
+		int col;
+		const char *names[4];
+	} fields[] = {
+		{CONTACT_FIRST_NAME, {"name", "first_name", NULL}},
+		{CONTACT_LAST_NAME, {"last_name", NULL}},
+		{CONTACT_COMPANY, {"company", NULL}},
+		{CONTACT_EMAILS, {"emails", NULL}},
+		{CONTACT_PHONE_NUMBERS, {"numbers", "phone_numbers", NULL}},
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (!r->v[fields[i].col] && sent_null(data, fields[i].names))
+			r->clear |= 1ull << fields[i].col;
+}
+
 static void map_contact(struct mapped *m, const struct event *ev)
 {
 	json_object *data = ev->data;
@@ -489,6 +562,8 @@ static void map_contact(struct mapped *m, const struct event *ev)
 		r->v[CONTACT_PHONE_NUMBERS] = text_array(m, data, "phone_numbers", "number");
 	if (!r->v[CONTACT_PHONE_NUMBERS])
 		r->v[CONTACT_PHONE_NUMBERS] = text_array(m, data, "phoneNumbers", "number");
+	if (!is_creation(ev))
+		contact_clears(r, data);
 }
 
 /* ---- the event --------------------------------------------------------------------- */
@@ -559,6 +634,7 @@ void map_allo(const struct map_input *in, struct mapped *m)
 		rows_fail(m, "data.id is missing");
 		return;
 	}
+	m->entity_id = ev.id;
 	if (ev.kind == K_CALL)
 		map_call(m, &ev);
 	else if (ev.kind == K_SMS)

@@ -292,6 +292,7 @@ void map_atoms(const struct map_input *in, struct mapped *m)
 	m->event_type = type;
 	m->occurred_at = event_time(m, root, type);
 	m->dedupe_key = dedupe_key(m, root, event ? event : type, call_id);
+	m->entity_id = call_id;
 	if (!type) {
 		rows_fail(m, "event is missing");
 		return;

@@ -10,7 +10,8 @@
  * call.ended's data (the seed): callId -> external_id, organizationId -> account_id,
  * agentId, agentName -> agent_name, status, duration (seconds), disconnectionReason,
  * sentiment, summary, transcript (text and segments, roles from agentName/customerName),
- * callSuccessful -> successful, tokenCost -> cost (Replicer's tokens/credits), startedAt,
+ * callSuccessful -> successful, tokenCost -> cost with cost_unit 'tokens' (Replicer's
+ * tokens/credits), startedAt,
  * endedAt, metadata{} -> metadata; recordingUrl is read too (a guess: not in the seed).
  * The customer is customerPhone/customerName. OUTBOUND: to_number/to_name = customer,
  * from_number = fromNumber ("caller ID used"). INBOUND: the customer called in, so
@@ -65,6 +66,8 @@ static void map_call_ended(struct mapped *m, json_object *data, const char *call
 	r->v[CALL_SUMMARY] = field_str(m, data, "summary");
 	r->v[CALL_SUCCESSFUL] = field_bool(m, data, "callSuccessful");
 	r->v[CALL_COST] = field_num(m, data, "tokenCost");
+	if (r->v[CALL_COST])
+		r->v[CALL_COST_UNIT] = "tokens"; /* "Cost in tokens/credits" */
 	r->v[CALL_STARTED_AT] = field_ts(m, data, "startedAt");
 	r->v[CALL_ENDED_AT] = field_ts(m, data, "endedAt");
 	r->v[CALL_RECORDING_URL] = field_str(m, data, "recordingUrl");
@@ -123,6 +126,7 @@ void map_replicer(const struct map_input *in, struct mapped *m)
 		return;
 	}
 	m->dedupe_key = dedupe_key(in, m, event, call_id);
+	m->entity_id = call_id;
 	if (strcmp(event, "call.ended") != 0)
 		m->status = MAP_UNMAPPED;
 	else if (!call_id)

@@ -27,8 +27,16 @@
  *     ended_at, endedAt, end_time, endTime
  *   duration_seconds, durationSeconds, duration (seconds)
  *   recording_url, recordingUrl; summary, call_summary; sentiment; cost
+ *   cost_unit, costUnit, currency (lower-cased; only beside a cost; else NULL: the docs
+ *     name no unit)
+ *   carrier_call_id, carrierCallId, twilio_call_sid, twilioCallSid, call_sid, callSid,
+ *     telephony_call_id (the carrier's call id)
  *   ended_reason, endedReason, end_reason, disconnection_reason, hangup_reason
- *   metadata, variables, custom_data, dynamic_variables (the custom data object)
+ *   tags (strings or {name} objects) -> calls.tags
+ *   analyzer_results, analyzerResults, analyzers, analysis, analytics (an object or an
+ *     array) -> call_audits, kind 'analytics', the whole value in results
+ *   metadata, variables, custom_data, dynamic_variables: the custom data, merged key by
+ *     key into calls.metadata (on a key in two of them, the first named here wins)
  *   transcript: an array of {role and/or speaker, content|text|message, timestamp|time|
  *     created_at}, or one "Speaker: text" string; else transcript_text (a string).
  *     It is taken as the whole transcript so far (the writer replaces the stored one).
@@ -148,6 +156,67 @@ static void map_transcript(const struct where *w, struct row *r, const char *cal
 		rows_fail(m, "out of memory splitting the transcript");
 }
 
+/* tags: an array of strings or of {name} objects, as a text[] literal. */
+static const char *tag_array(struct mapped *m, json_object *obj, const char *path)
+{
+	return field_text_array(m, obj, path, "name");
+}
+
+/* An object or an array as compact JSON text (analyzer results come as either). */
+static const char *json_value(struct mapped *m, json_object *obj, const char *path)
+{
+	json_object *v = field_get(obj, path);
+	if (!v ||
+	    !(json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array)))
+		return NULL;
+	return rows_strdup(m, json_object_to_json_string_ext(
+				      v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* The custom data: metadata, variables, custom_data and dynamic_variables merged into one
+ * object, key by key; on a key sent in two of them, the first in this order wins. NULL
+ * when none is an object. */
+static const char *custom_data(const struct where *w)
+{
+	static const char *const names[] = {"metadata", "variables", "custom_data",
+					    "dynamic_variables", NULL};
+	json_object *merged = NULL;
+	for (int i = 0; names[i]; i++) {
+		json_object *o = field_get(w->payload, names[i]);
+		if (!o || !json_object_is_type(o, json_type_object))
+			o = field_get(w->call, names[i]);
+		if (!o || !json_object_is_type(o, json_type_object))
+			continue;
+		if (!merged && !(merged = json_object_new_object()))
+			return NULL;
+		json_object_object_foreach(o, key, val)
+		{
+			if (!json_object_object_get_ex(merged, key, NULL))
+				json_object_object_add(merged, key, json_object_get(val));
+		}
+	}
+	if (!merged)
+		return NULL;
+	const char *text = rows_strdup(
+		w->m, json_object_to_json_string_ext(
+			      merged, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(merged);
+	return text;
+}
+
+/* What cost counts: cost_unit or currency when sent (in lower case); Simple AI documents
+ * none, so NULL otherwise, and NULL without a cost. */
+static const char *cost_unit(const struct where *w, const char *cost)
+{
+	const char *unit = cost ? FIRST(field_str, "cost_unit", "costUnit", "currency") : NULL;
+	if (!unit)
+		return NULL;
+	char *lower = rows_alloc(w->m, strlen(unit) + 1);
+	for (size_t i = 0; lower && unit[i]; i++)
+		lower[i] = (char)tolower((unsigned char)unit[i]);
+	return lower;
+}
+
 /* Sets *to from from when *to is still unset. */
 static void fill(const char **to, const char *from)
 {
@@ -207,8 +276,29 @@ static void map_details(const struct where *w, struct row *r)
 	r->v[CALL_DISCONNECTION_REASON] =
 		FIRST(field_str, "ended_reason", "endedReason", "end_reason",
 		      "disconnection_reason", "hangup_reason");
-	r->v[CALL_METADATA] =
-		FIRST(field_object, "metadata", "variables", "custom_data", "dynamic_variables");
+	r->v[CALL_COST_UNIT] = cost_unit(w, r->v[CALL_COST]);
+	r->v[CALL_CARRIER_CALL_ID] =
+		FIRST(field_str, "carrier_call_id", "carrierCallId", "twilio_call_sid",
+		      "twilioCallSid", "call_sid", "callSid", "telephony_call_id");
+	r->v[CALL_TAGS] = FIRST(tag_array, "tags");
+	r->v[CALL_METADATA] = custom_data(w);
+}
+
+/* Analyzer results (the docs name "tags, analyzer results" of call.completed), as
+ * call_audits of kind 'analytics' with the whole value (object or array) in results. */
+static void map_analytics(const struct where *w, const char *call_id)
+{
+	struct mapped *m = w->m;
+	const char *results = FIRST(json_value, "analyzer_results", "analyzerResults", "analyzers",
+				    "analysis", "analytics");
+	if (!results)
+		return;
+	struct row *a = rows_add(m, TBL_AUDITS);
+	if (!a)
+		return;
+	a->v[AUDIT_CALL_EXTERNAL_ID] = call_id;
+	a->v[AUDIT_KIND] = "analytics";
+	a->v[AUDIT_RESULTS] = results;
 }
 
 static void map_call(const struct where *w, const char *call_id)
@@ -220,6 +310,7 @@ static void map_call(const struct where *w, const char *call_id)
 	map_parties(w, r);
 	map_details(w, r);
 	map_transcript(w, r, call_id); /* after the names, which help assign roles */
+	map_analytics(w, call_id);
 }
 
 /* The platform's time for this event, or NULL. */
@@ -263,6 +354,7 @@ void map_simpleai(const struct map_input *in, struct mapped *m)
 	m->event_type = event;
 	m->occurred_at = event_time(w, root);
 	m->dedupe_key = dedupe_key(in, m, event, call_id, once_per_call);
+	m->entity_id = call_id;
 	if (!event)
 		rows_fail(m, "event_type is missing");
 	else if (!once_per_call && !transcript)

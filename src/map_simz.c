@@ -1,7 +1,7 @@
 /* map_simz — SimZ webhooks (flat JSON: event, callId, agentId, companyId, status,
  * timestamp; call{}, lead.customData, audit{}).
  *
- *   call.completed        -> calls
+ *   call.completed        -> calls (call.twilioCallSid: carrier_call_id)
  *   call.audit.completed  -> calls (stub or gap-fill) + call_audits (kind 'audit')
  *
  * SimZ sends no delivery id; as its docs suggest, a delivery is identified by
@@ -42,6 +42,7 @@ static void map_completed(struct mapped *m, json_object *root, const char *call_
 	r->v[CALL_DURATION_SECONDS] = field_num(m, call, "durationSeconds");
 	r->v[CALL_BILLED_MINUTES] = field_num(m, call, "billedDurationMinutes");
 	r->v[CALL_RECORDING_URL] = field_str(m, call, "recordingUrl");
+	r->v[CALL_CARRIER_CALL_ID] = field_str(m, call, "twilioCallSid");
 }
 
 static void map_audit(struct mapped *m, json_object *root, const char *call_id)
@@ -74,6 +75,7 @@ void map_simz(const struct map_input *in, struct mapped *m)
 	}
 	const char *company = field_str(m, root, "companyId");
 	const char *agent = field_str(m, root, "agentId");
+	m->entity_id = call_id;
 	m->dedupe_key = rows_printf(m, "%s:%s:%s:%s", event, call_id, company ? company : "",
 				    agent ? agent : "");
 

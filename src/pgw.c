@@ -341,14 +341,16 @@ static bool send_event(struct conn *c, int i)
 	if (d->replay_id > 0) {
 		char id[24];
 		snprintf(id, sizeof id, "%lld", d->replay_id);
-		const char *rv[6] = {
-			id, d->platform, m->event_type, m->occurred_at, status_text(d), error};
-		ok = send_stmt(c, BATCHSQL_REPLAY, 6, rv, NULL, NULL);
+		const char *rv[7] = {
+			id,    d->platform, m->event_type, m->occurred_at, status_text(d),
+			error, m->entity_id};
+		ok = send_stmt(c, BATCHSQL_REPLAY, 7, rv, NULL, NULL);
 	} else {
-		const char *vals[9] = {d->platform,    d->dedupe_key,  m->event_type,
-				       m->occurred_at, d->received_at, d->payload,
-				       status_text(d), error,          d->maybe_stored ? "0" : "1"};
-		ok = send_stmt(c, BATCHSQL_EVENT, 9, vals, NULL, NULL);
+		const char *vals[10] = {d->platform,    d->dedupe_key,  m->event_type,
+					m->occurred_at, d->received_at, d->payload,
+					status_text(d), error,          d->maybe_stored ? "0" : "1",
+					m->entity_id};
+		ok = send_stmt(c, BATCHSQL_EVENT, 10, vals, NULL, NULL);
 	}
 	return ok && add_item(c, R_EVENT, i);
 }
@@ -364,7 +366,8 @@ static bool send_events(struct conn *c)
 			d->platform,    d->dedupe_key,
 			m->event_type,  m->occurred_at,
 			d->received_at, d->payload,
-			status_text(d), d->db_failed ? d->detail : m->error};
+			status_text(d), d->db_failed ? d->detail : m->error,
+			m->entity_id};
 		for (int k = 0; k < BATCHSQL_EVENTS_NPARAMS; k++)
 			batchsql_array_add(&c->arr[k], vals[k]);
 	}
@@ -426,10 +429,13 @@ static bool send_row(struct conn *c, int i, const struct row *row)
 	const struct pgw_delivery *d = c->batch[i];
 	const struct row_spec *s = rows_spec(row->table);
 	const char *vals[ROW_MAXCOLS + 2];
+	char clear[ROW_MAXCOLS + 1];
 	vals[0] = d->platform;
 	vals[1] = event_time(d);
 	memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
-	return send_stmt(c, BATCHSQL_ROW0 + row->table, s->ncols + 2, vals, NULL, NULL) &&
+	vals[s->ncols + 2] = rows_clear_text(row, clear); /* sent only when s->clears */
+	return send_stmt(c, BATCHSQL_ROW0 + row->table, batchsql_row_nparams(s), vals, NULL,
+			 NULL) &&
 	       add_item(c, R_ROW, i);
 }
 
@@ -470,16 +476,19 @@ static bool send_table(struct conn *c, enum row_table t)
 				      &c->batch[c->refs[j].i]->mapped->rows[c->refs[j].r]);
 		return ok;
 	}
-	int nparams = s->ncols + 2;
+	int nparams = batchsql_row_nparams(s);
 	for (int k = 0; k < nparams; k++)
 		batchsql_array_begin(&c->arr[k]);
 	for (int j = 0; j < n; j++) {
 		const struct pgw_delivery *d = c->batch[c->refs[j].i];
 		const struct row *row = &d->mapped->rows[c->refs[j].r];
+		char clear[ROW_MAXCOLS + 1];
 		batchsql_array_add(&c->arr[0], d->platform);
 		batchsql_array_add(&c->arr[1], event_time(d));
 		for (int k = 0; k < s->ncols; k++)
 			batchsql_array_add(&c->arr[k + 2], row->v[k]);
+		if (s->clears)
+			batchsql_array_add(&c->arr[s->ncols + 2], rows_clear_text(row, clear));
 	}
 	for (int k = 0; k < nparams; k++)
 		batchsql_array_end(&c->arr[k]);

@@ -36,6 +36,20 @@ static const char *const call_cols[CALL_NCOLS] = {
 	"cost",
 	"transcript_text",
 	"metadata",
+	"cost_unit",
+	"tags",
+	"carrier_call_id",
+	"dialed_number",
+	"dialed_name",
+	"transfer_chain_id",
+	"transferred_from_number",
+	"transferred_from_name",
+	"transferred_from_email",
+	"transferred_to_number",
+	"transferred_to_name",
+	"transferred_to_email",
+	"integration_id",
+	"owner_email",
 };
 static const enum col_type call_types[CALL_NCOLS] = {
 	[CALL_SUCCESSFUL] = COL_BOOL,
@@ -46,6 +60,7 @@ static const enum col_type call_types[CALL_NCOLS] = {
 	[CALL_BILLED_MINUTES] = COL_NUM,
 	[CALL_COST] = COL_NUM,
 	[CALL_METADATA] = COL_JSONB,
+	[CALL_TAGS] = COL_TEXTARR,
 };
 
 static const char *const audit_cols[AUDIT_NCOLS] = {
@@ -71,22 +86,30 @@ static const enum col_type contact_types[CONTACT_NCOLS] = {
 };
 
 /* The indexed columns follow sql/migrations/0001_schema.sql: calls_agent (agent_id),
- * calls_customer_number, contacts_phone_numbers (GIN over the array's elements). The keys
+ * calls_customer_number, contacts_phone_numbers (GIN over the array's elements); and
+ * 0005_fields.sql: calls_transfer_chain, calls_carrier_call_id. The keys
  * (external ids; an audit's call external id, looked up in calls.external_id) are bounded
  * as keys. tests/e2e/23-two-ways.t stores a 6 KB value in every string field of each
  * platform's events, so an index added without a line here fails it. */
 static const struct row_spec specs[TBL_COUNT] = {
 	[TBL_CALLS] = {"callbridge.calls", "platform, external_id", "last_event_at", CALL_NCOLS,
 		       call_cols, call_types, 1, 0,
-		       1u << CALL_AGENT_ID | 1u << CALL_CUSTOMER_NUMBER},
+		       1ull << CALL_AGENT_ID | 1ull << CALL_CUSTOMER_NUMBER |
+			       1ull << CALL_TRANSFER_CHAIN_ID | 1ull << CALL_CARRIER_CALL_ID,
+		       0},
 	[TBL_AUDITS] = {"callbridge.call_audits", "call_id, kind", "occurred_at", AUDIT_NCOLS,
-			audit_cols, audit_types, 2, 1, 0},
+			audit_cols, audit_types, 2, 1, 0, 0},
 	[TBL_SMS] = {"callbridge.sms_messages", "platform, external_id", "last_event_at", SMS_NCOLS,
-		     sms_cols, sms_types, 1, 0, 0},
+		     sms_cols, sms_types, 1, 0, 0, 0},
 	[TBL_CONTACTS] = {"callbridge.contacts", "platform, external_id", "last_event_at",
 			  CONTACT_NCOLS, contact_cols, contact_types, 1, 0,
-			  1u << CONTACT_PHONE_NUMBERS},
+			  1ull << CONTACT_PHONE_NUMBERS, 1},
 };
+
+/* Every table's columns, and the clear mask, fit the writer's parameter arrays. */
+_Static_assert(CALL_NCOLS < ROW_MAXCOLS && AUDIT_NCOLS < ROW_MAXCOLS && SMS_NCOLS < ROW_MAXCOLS &&
+		       CONTACT_NCOLS < ROW_MAXCOLS && ROW_MAXCOLS <= 64,
+	       "a table has more columns than ROW_MAXCOLS allows");
 
 const struct row_spec *rows_spec(enum row_table t)
 {
@@ -206,6 +229,17 @@ struct row *rows_add(struct mapped *m, enum row_table t)
 	memset(r, 0, sizeof *r);
 	r->table = t;
 	return r;
+}
+
+const char *rows_clear_text(const struct row *r, char out[ROW_MAXCOLS + 1])
+{
+	const struct row_spec *s = rows_spec(r->table);
+	if (!r->clear || !s->clears)
+		return NULL;
+	for (int c = 0; c < s->ncols; c++)
+		out[c] = r->clear & 1ull << c ? '1' : '0';
+	out[s->ncols] = '\0';
+	return out;
 }
 
 struct row *rows_find(struct mapped *m, enum row_table t, const char *key)
@@ -328,12 +362,13 @@ static bool bound(struct mapped *m, const char **v)
 /* Bounds every value of m that goes into an index (see ROWS_MAX_KEY_LEN). */
 static int bound_indexed(struct mapped *m)
 {
-	bool ok = bound(m, &m->event_type) && bound(m, &m->transcript.call_external_id);
+	bool ok = bound(m, &m->event_type) && bound(m, &m->entity_id) &&
+		  bound(m, &m->transcript.call_external_id);
 	for (int i = 0; ok && i < m->nrows; i++) {
 		struct row *r = &m->rows[i];
 		const struct row_spec *s = rows_spec(r->table);
 		for (int c = 0; ok && c < s->ncols; c++) {
-			if (!r->v[c] || (c >= s->nkeys && !(s->indexed & 1u << c)))
+			if (!r->v[c] || (c >= s->nkeys && !(s->indexed & 1ull << c)))
 				continue;
 			if (s->types[c] == COL_TEXTARR)
 				ok = (r->v[c] = bound_array(m, r->v[c])) != NULL;
@@ -344,9 +379,24 @@ static int bound_indexed(struct mapped *m)
 	return ok ? 0 : -1;
 }
 
+/* The entity an event is about, when its mapper did not say: the key of its first call,
+ * SMS or contact row, else the call of its first audit, else the transcript's call. */
+static const char *default_entity(const struct mapped *m)
+{
+	for (int i = 0; i < m->nrows; i++)
+		if (m->rows[i].table != TBL_AUDITS && m->rows[i].v[0])
+			return m->rows[i].v[0];
+	for (int i = 0; i < m->nrows; i++)
+		if (m->rows[i].v[0])
+			return m->rows[i].v[0];
+	return m->transcript.call_external_id;
+}
+
 int rows_finish(struct mapped *m)
 {
 	struct transcript *t = &m->transcript;
+	if (!m->entity_id)
+		m->entity_id = default_entity(m);
 	if (bound_indexed(m) < 0)
 		return -1;
 	if (!t->call_external_id || m->status != MAP_MAPPED)
@@ -423,6 +473,11 @@ void rows_dump(const struct mapped *m, FILE *out)
 		fprintf(out, "event.occurred_at = %s\n", m->occurred_at);
 	if (m->dedupe_key)
 		fprintf(out, "event.dedupe_key = %s\n", m->dedupe_key);
+	if (m->entity_id) {
+		fputs("event.entity_id = ", out);
+		put_escaped(out, m->entity_id);
+		fputc('\n', out);
+	}
 	if (m->error) {
 		fputs("event.error = ", out);
 		put_escaped(out, m->error);
@@ -432,7 +487,7 @@ void rows_dump(const struct mapped *m, FILE *out)
 		const struct row *r = &m->rows[i];
 		const struct row_spec *s = rows_spec(r->table);
 		const char *short_name = strchr(s->table, '.') + 1;
-		char *lines[ROW_MAXCOLS];
+		char *lines[ROW_MAXCOLS + 1];
 		int n = 0;
 		for (int c = 0; c < s->ncols; c++) {
 			if (!r->v[c])
@@ -444,6 +499,18 @@ void rows_dump(const struct mapped *m, FILE *out)
 			snprintf(lines[n], len, "%s[%d].%s = %s", short_name, i, s->cols[c],
 				 r->v[c]);
 			n++;
+		}
+		if (r->clear && s->clears) { /* "<table>[i].cleared = col,col" */
+			char cleared[1024] = "";
+			for (int c = 0; c < s->ncols; c++)
+				if (r->clear & 1ull << c)
+					snprintf(cleared + strlen(cleared),
+						 sizeof cleared - strlen(cleared), "%s%s",
+						 *cleared ? "," : "", s->cols[c]);
+			size_t len = strlen(short_name) + strlen(cleared) + 32;
+			if ((lines[n] = malloc(len)) != NULL)
+				snprintf(lines[n++], len, "%s[%d].cleared = %s", short_name, i,
+					 cleared);
 		}
 		qsort(lines, (size_t)n, sizeof lines[0], cmp_lines);
 		for (int k = 0; k < n; k++) {

@@ -4,13 +4,17 @@
  * Ownership: every string in a struct mapped lives in its arena and is freed by
  * rows_reset()/rows_free(); values from json-c are copied in, never borrowed, so the
  * parsed JSON may be released before the rows are written. A NULL column value means
- * "this event does not carry it": the writer never overwrites a stored value with it. */
+ * "this event does not carry it": the writer never overwrites a stored value with it.
+ * An event that carries an entity's whole state (an Allo contact update) may instead
+ * clear a column: its bit in struct row.clear, for tables whose row_spec.clears is set. */
 #ifndef CALLBRIDGE_ROWS_H
 #define CALLBRIDGE_ROWS_H
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
+struct tz;
 
 enum row_table { TBL_CALLS, TBL_AUDITS, TBL_SMS, TBL_CONTACTS, TBL_COUNT };
 
@@ -45,6 +49,20 @@ enum call_col {
 	CALL_COST,
 	CALL_TRANSCRIPT_TEXT,
 	CALL_METADATA,
+	CALL_COST_UNIT,       /* usd, credits, tokens...: what cost counts, NULL when unknown */
+	CALL_TAGS,            /* text[] */
+	CALL_CARRIER_CALL_ID, /* the telephony carrier's call id (Twilio's CallSid) */
+	CALL_DIALED_NUMBER,   /* the line dialled before routing */
+	CALL_DIALED_NAME,
+	CALL_TRANSFER_CHAIN_ID, /* the first call of the transfer chain this call is in */
+	CALL_TRANSFERRED_FROM_NUMBER,
+	CALL_TRANSFERRED_FROM_NAME,
+	CALL_TRANSFERRED_FROM_EMAIL,
+	CALL_TRANSFERRED_TO_NUMBER,
+	CALL_TRANSFERRED_TO_NAME,
+	CALL_TRANSFERRED_TO_EMAIL,
+	CALL_INTEGRATION_ID,
+	CALL_OWNER_EMAIL, /* the user who owns the route the call came in on (Allo) */
 	CALL_NCOLS
 };
 
@@ -103,7 +121,8 @@ struct transcript {
 	const char *json;    /* set by rows_finish: the segments as a JSON array */
 };
 
-#define ROW_MAXCOLS 32
+/* A table's columns plus one: the clear mask is passed as one more parameter. */
+#define ROW_MAXCOLS 48
 #define ROWS_MAX    8
 
 /* Longest text, in bytes, that goes into an index: the de-duplication key, the event type
@@ -128,7 +147,10 @@ struct row_spec {
 	int via_call; /* column 0 is a call external id, resolved to calls.id */
 	/* Columns (bit i: column i) in an index of sql/migrations besides the key: bounded
 	 * to ROWS_MAX_KEY_LEN like the key columns; a text[] column element by element. */
-	unsigned indexed;
+	unsigned long long indexed;
+	/* Rows of this table may clear columns (struct row.clear): its upsert takes one more
+	 * parameter, the mask as text (see rows_clear_text). */
+	int clears;
 };
 
 const struct row_spec *rows_spec(enum row_table t);
@@ -136,6 +158,10 @@ const struct row_spec *rows_spec(enum row_table t);
 struct row {
 	enum row_table table;
 	const char *v[ROW_MAXCOLS];
+	/* Bit c: column c is cleared (set to NULL) by this event, when the event is newer
+	 * than the stored row; an older event clears nothing (it only fills gaps). Only for
+	 * tables whose spec says clears; v[c] must then be NULL. */
+	unsigned long long clear;
 };
 
 enum map_status { MAP_MAPPED, MAP_UNMAPPED, MAP_FAILED };
@@ -147,7 +173,11 @@ struct mapped {
 	const char *event_type;  /* as sent, or NULL */
 	const char *occurred_at; /* the platform's event time, canonical UTC, or NULL */
 	const char *dedupe_key;  /* NULL: the caller keys on a hash of the body */
+	const char *entity_id;   /* the external id of the call, SMS or contact, or NULL */
 	const char *error;       /* MAP_FAILED: why, for the 400 answer and the stored row */
+	/* The zone of timestamps sent without an offset (map_input.zone; NULL: UTC), read by
+	 * field_ts. Borrowed; set by intake before the mapper runs. */
+	const struct tz *zone;
 	int nrows;
 	struct row rows[ROWS_MAX];
 	struct transcript transcript;
@@ -167,6 +197,10 @@ const char *rows_strndup(struct mapped *m, const char *s, size_t n);
 const char *rows_printf(struct mapped *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The clear mask of r as parameter text: one '0' or '1' per column of its table, in
+ * column order, in out (ROW_MAXCOLS + 1 bytes); NULL when nothing is cleared. */
+const char *rows_clear_text(const struct row *r, char out[ROW_MAXCOLS + 1]);
+
 /* Appends a row of table t with every column NULL; NULL when ROWS_MAX is reached. */
 struct row *rows_add(struct mapped *m, enum row_table t);
 
@@ -181,7 +215,9 @@ struct segment *rows_add_segment(struct mapped *m, const char *call_external_id)
  * calls.transcript_text; NULL when there are no segments. */
 const char *rows_transcript_text(struct mapped *m);
 
-/* Completes m after mapping: bounds every value bound for an index (the event type, the
+/* Completes m after mapping: names the entity when the mapper did not (the key of the
+ * first call, SMS or contact row, else the call of the first audit or of the
+ * transcript), bounds every value bound for an index (the event type, the entity, the
  * key and indexed columns of each row, the transcript's call; see ROWS_MAX_KEY_LEN) and
  * serialises the transcript for the writer. The de-duplication key is the caller's to
  * bound. -1 when out of memory. */

@@ -1,6 +1,7 @@
 /* ts — ISO 8601 parsing and canonical formatting, without the C library's time zone
  * state (timegm is not standard and mktime depends on TZ). */
 #include "ts.h"
+#include "tz.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -8,8 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t ts_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -66,10 +66,16 @@ static bool digits(const char **p, int n, int *out)
 
 bool ts_parse_iso(const char *s, int64_t *epoch_us)
 {
+	return ts_parse_iso_in(s, NULL, epoch_us);
+}
+
+bool ts_parse_iso_in(const char *s, const struct tz *zone, int64_t *epoch_us)
+{
 	const char *p = s;
 	int y, mo, d, h = 0, mi = 0, sec = 0;
 	int64_t frac_us = 0;
 	int off_min = 0;
+	bool local = true; /* no offset given */
 
 	while (*p == ' ')
 		p++;
@@ -103,7 +109,9 @@ bool ts_parse_iso(const char *s, int64_t *epoch_us)
 			sec = 59, frac_us = 999999; /* a leap second stays inside its minute */
 		if (*p == 'Z' || *p == 'z') {
 			p++;
+			local = false;
 		} else if (*p == '+' || *p == '-') {
+			local = false;
 			int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
 			if (!digits(&p, 2, &oh))
 				return false;
@@ -120,7 +128,10 @@ bool ts_parse_iso(const char *s, int64_t *epoch_us)
 		p++;
 	if (*p != '\0')
 		return false;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
+	int64_t secs =
+		ts_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
+	if (local && zone)
+		secs = tz_local_to_utc(zone, secs);
 	int64_t us = secs * 1000000 + frac_us;
 	/* Checked again after the offset: 0001-01-01T00:00:00+23:59 is in year 0 and
 	 * 9999-12-31T23:59:59-23:59 in year 10000, which the canonical text cannot hold. */

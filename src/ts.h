@@ -15,6 +15,12 @@
  * (checked after the offset is applied: 0001-01-01T00:00:00+01:00 is refused). */
 bool ts_parse_iso(const char *s, int64_t *epoch_us);
 
+struct tz;
+
+/* ts_parse_iso, except that a time without an offset (or a bare date) is a wall time in
+ * zone (see tz.h for the daylight-saving gap and overlap); a NULL zone is UTC. */
+bool ts_parse_iso_in(const char *s, const struct tz *zone, int64_t *epoch_us);
+
 /* Unix time in seconds (fraction allowed); values past 1e11 are taken as milliseconds.
  * False for negative times and for times in year 10000 or later. */
 bool ts_from_unix(double secs, int64_t *epoch_us);
@@ -27,5 +33,8 @@ bool ts_format(int64_t epoch_us, char out[TS_LEN]);
 
 /* Current time, microseconds since the epoch. */
 int64_t ts_now_us(void);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+int64_t ts_days_from_civil(int64_t y, int m, int d);
 
 #endif

@@ -39,8 +39,8 @@ void verify_set_tolerance(int seconds)
 }
 
 static const char *const suffixes[] = {
-	"_SECRET",          "_SECRET_FILE",  "_SIGNATURE",         "_PATH_TOKEN",
-	"_PATH_TOKEN_FILE", "_BEARER_TOKEN", "_BEARER_TOKEN_FILE", NULL};
+	"_SECRET",       "_SECRET_FILE",       "_SIGNATURE", "_PATH_TOKEN", "_PATH_TOKEN_FILE",
+	"_BEARER_TOKEN", "_BEARER_TOKEN_FILE", "_TIMEZONE",  NULL};
 
 bool verify_is_setting(const char *slug, const char *name)
 {

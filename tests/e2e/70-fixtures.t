@@ -3,6 +3,8 @@
 # answered as its expected rows say, then posted again (a duplicate that changes
 # nothing), and the database compared column by column with <name>.rows — compared in
 # SQL with the column's own type, so 132 equals 132.0 and JSON key order is irrelevant.
+# A row's "cleared" line names columns that must be NULL. A fixture with a <name>.zone
+# is posted to a daemon started with that CALLBRIDGE_<SLUG>_TIMEZONE.
 . "$(dirname "$0")/lib.sh"
 pg_start
 migrate
@@ -21,7 +23,7 @@ done < <(sql "SELECT table_name, column_name, data_type FROM information_schema.
 # check_fixture SLUG FILE: writes one SQL script that answers a line per expectation.
 check_fixture() {
 	local slug=$1 json=$2 rows=${2%.json}.rows hdr=${2%.json}.headers
-	local name=$slug/$(basename "$json" .json) args=() status="" line key val
+	local name=$slug/$(basename "$json" .json) args=() status="" line key val c
 	[ -f "$rows" ] || { fail "$name: has expected rows"; return; }
 	if [ -f "$hdr" ]; then
 		while IFS= read -r line; do [ -n "$line" ] && args+=(-H "$line"); done <"$hdr"
@@ -52,6 +54,8 @@ check_fixture() {
 	local script=$TMP/check.sql
 	{
 		echo "SELECT 'event', (status = $(q "$status") AND delivery_count = 2)::text, status || ' x' || delivery_count FROM callbridge.webhook_events;"
+		grep -q '^event.entity_id = ' "$rows" ||
+			echo "SELECT 'event.entity_id NULL', (entity_id IS NULL)::text, entity_id FROM callbridge.webhook_events;"
 		local call_ext="" audit_kind=""
 		while IFS= read -r line; do
 			key=${line%% = *}
@@ -61,6 +65,7 @@ check_fixture() {
 			event.dedupe_key) echo "SELECT $(q "$key"), (dedupe_key = $(q "$val"))::text, dedupe_key FROM callbridge.webhook_events;" ;;
 			event.occurred_at) echo "SELECT $(q "$key"), (occurred_at = $(q "$val")::timestamptz)::text, occurred_at::text FROM callbridge.webhook_events;" ;;
 			event.error) echo "SELECT $(q "$key"), (error = $(q "$val"))::text, error FROM callbridge.webhook_events;" ;;
+			event.entity_id) echo "SELECT $(q "$key"), (entity_id = $(q "$val"))::text, entity_id FROM callbridge.webhook_events;" ;;
 			esac
 		done <"$rows"
 		# Mapped rows: group lines by table[index]; find each row by its key.
@@ -85,6 +90,12 @@ check_fixture() {
 				col=${key#*].}
 				[ "$table" = call_audits ] && [ "$col" = call_id ] && continue
 				val=$(printf '%b' "${line#* = }")
+				if [ "$col" = cleared ]; then
+					for c in ${val//,/ }; do
+						echo "SELECT $(q "$idx.$c cleared"), (t.$c IS NULL)::text, t.$c::text $where;"
+					done
+					continue
+				fi
 				echo "SELECT $(q "$key"), (t.$col IS NOT DISTINCT FROM $(q "$val")::${coltype[$table.$col]})::text, replace(t.$col::text, chr(10), '\\n') $where;"
 			done < <(grep -F "$idx." "$rows")
 		done
@@ -118,11 +129,24 @@ check_fixture() {
 	fi
 }
 
+zoned=()
 for dir in "$FIX"/${FIXTURE_PLATFORM:-*}/; do
 	slug=$(basename "$dir")
 	for json in "$dir"*.json; do
 		[ -e "$json" ] || continue
+		if [ -e "${json%.json}.zone" ]; then
+			zoned+=("$slug $json")
+			continue
+		fi
 		check_fixture "$slug" "$json"
 	done
+done
+# The fixtures with a zone, each against a daemon started with it.
+for z in "${zoned[@]}"; do
+	slug=${z%% *} json=${z#* }
+	daemon_stop
+	daemon_start "CALLBRIDGE_$(printf '%s' "$slug" | tr 'a-z' 'A-Z')_TIMEZONE=$(head -n 1 "${json%.json}.zone")"
+	wait_ready || fail "daemon ready with the zone of $json"
+	check_fixture "$slug" "$json"
 done
 done_testing

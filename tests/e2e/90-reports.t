@@ -127,6 +127,25 @@ send allo <<'JSON'
 {"topic":"CALL_RECEIVED","data":{"id":"al-2","start_date":"2026-05-20T17:00:00Z","from_number":"+33600000002","to":"+33100000000","length_in_minutes":0.5,"type":"INBOUND","user_email":"sam@allo.example","result":"VOICEMAIL","data_collected":{"campaign_id":7}}}
 JSON
 
+# Transfer chains (allo), on 05-21 (outside the range of the other reports):
+# al-3 (the chain's first call, 60 s, handed to Léa) -> al-4 (90 s in, 120 s, Standard to
+# Léa) -> al-5 (4 min in, 180 s, Léa to dupont@, no name): 3 calls, 360 s of calls, 420 s
+# from al-3's start to al-5's end (09:04 + 180 s). al-7 names a first call al-6 that never
+# came: a chain of one, 30 s. The call's own id is not sent by al-3: it heads the chain
+# by its external_id.
+send allo <<'JSON'
+{"topic":"CALL_RECEIVED","data":{"id":"al-3","start_date":"2026-05-21T09:00:00Z","from_number":"+33600000005","to":"+33100000001","length_in_minutes":1,"type":"INBOUND","user_email":"standard@allo.example","result":"TRANSFERRED_EXTERNAL","transfer_to":{"number":"+33100000002","user_email":"lea@allo.example","user_name":"Léa"}}}
+JSON
+send allo <<'JSON'
+{"topic":"CALL_RECEIVED","data":{"id":"al-4","start_date":"2026-05-21T09:01:30Z","from_number":"+33600000005","to":"+33100000002","length_in_minutes":2,"type":"INBOUND","user_email":"lea@allo.example","result":"TRANSFERRED_EXTERNAL","transfer_original_call_id":"al-3","transfer_from":{"number":"+33100000001","user_name":"Standard"},"transfer_to":{"number":"+33100000002","user_name":"Léa"},"original_to_number":"+33100000001","original_to_name":"Accueil"}}
+JSON
+send allo <<'JSON'
+{"topic":"CALL_RECEIVED","data":{"id":"al-5","start_date":"2026-05-21T09:04:00Z","from_number":"+33600000005","to":"+33100000003","length_in_minutes":3,"type":"INBOUND","user_email":"dupont@allo.example","result":"ANSWERED","transfer_original_call_id":"al-3","transfer_from":{"number":"+33100000002","user_name":"Léa"},"transfer_to":{"number":"+33100000003","user_email":"dupont@allo.example"}}}
+JSON
+send allo <<'JSON'
+{"topic":"CALL_RECEIVED","data":{"id":"al-7","start_date":"2026-05-21T10:00:00Z","from_number":"+33600000006","to":"+33100000009","length_in_minutes":0.5,"type":"INBOUND","result":"ANSWERED","transferOriginalCallId":"al-6","transferFrom":{"userName":"Standard"},"transferTo":{"number":"+33100000009"}}}
+JSON
+
 # SMS (allo): day  direction type
 # sm-1  05-19 inbound  sms    sm-2  05-19 inbound  sms    sm-3  05-19 outbound mms
 # sm-4  05-20 outbound sms    sm-5  05-18 inbound  sms (before the range)
@@ -185,9 +204,9 @@ sql "INSERT INTO callbridge.contacts (platform, external_id, first_name, created
 
 # ---- call_facts ---------------------------------------------------------------------------
 is "$(sql "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'callbridge' AND table_name = 'call_facts'")" \
-	"call_id,platform,external_id,account_id,agent_id,agent_name,direction,from_number,from_name,to_number,to_name,customer_number,customer_name,status,disposition,successful,connected,call_at,started_at,answered_at,ended_at,duration_seconds,billed_minutes,cost,sentiment,summary,audit_status,audit_qualified,audit_reason,analytics_summary,transcript_segments,metadata" \
+	"call_id,platform,external_id,account_id,agent_id,agent_name,direction,from_number,from_name,to_number,to_name,customer_number,customer_name,status,disposition,successful,connected,call_at,started_at,answered_at,ended_at,duration_seconds,billed_minutes,cost,sentiment,summary,audit_status,audit_qualified,audit_reason,analytics_summary,transcript_segments,metadata,cost_unit,tags,carrier_call_id,dialed_number,dialed_name,transfer_chain_id,transferred_from_number,transferred_from_name,transferred_from_email,transferred_to_number,transferred_to_name,transferred_to_email,integration_id,owner_email" \
 	"call_facts: its columns"
-is "$(sql "SELECT count(*), count(DISTINCT call_id) FROM callbridge.call_facts")" "16|16" "call_facts: one row per call (16 calls; audits and analytics add none)"
+is "$(sql "SELECT count(*), count(DISTINCT call_id) FROM callbridge.call_facts")" "20|20" "call_facts: one row per call (20 calls; audits and analytics add none)"
 is "$(sql "SELECT platform, agent_id, direction, customer_number, status, billed_minutes, audit_status, audit_qualified, audit_reason, analytics_summary IS NULL, connected, transcript_segments, metadata->>'campaignTag' FROM callbridge.call_facts WHERE external_id = 'sz-1'")" \
 	"simz|agent-a|outbound|+15550100011|Completed|2|successful|t|Booked a demo|t|t|0|spring" "call_facts: a SimZ call with its audit"
 is "$(sql "SELECT call_at AT TIME ZONE 'UTC', call_at = answered_at, started_at IS NULL, duration_seconds, analytics_summary, audit_status IS NULL, connected, transcript_segments FROM callbridge.call_facts WHERE external_id = 'at-1'")" \
@@ -196,6 +215,10 @@ is "$(sql "SELECT call_at AT TIME ZONE 'UTC', connected FROM callbridge.call_fac
 	"2026-05-19 13:00:30|f" "call_facts: a call with only ended_at is dated by it; no_answer is not connected"
 is "$(sql "SELECT agent_name, sentiment, successful, cost, connected, transcript_segments FROM callbridge.call_facts WHERE external_id = 'rp-1'")" \
 	"Sales Agent|positive|t|1.5|t|2" "call_facts: a Replicer call"
+is "$(sql "SELECT platform, cost_unit, count(*), sum(cost) FROM callbridge.call_facts WHERE cost IS NOT NULL GROUP BY platform, cost_unit")" \
+	"replicer|tokens|1|1.5" "call_facts: a cost with its unit (Replicer's tokens)"
+is "$(sql "SELECT agent_id IS NULL, owner_email, transfer_chain_id, transferred_from_name, transferred_to_name, dialed_number FROM callbridge.call_facts WHERE external_id = 'al-4'")" \
+	"t|lea@allo.example|al-3|Standard|Léa|+33100000001" "call_facts: an Allo call's owner, transfer and dialled line"
 is "$(sql "SELECT status, duration_seconds > 0, successful, connected FROM callbridge.call_facts WHERE external_id = 'al-2'")" \
 	"VOICEMAIL|t|f|f" "call_facts: a voicemail is not connected, though it lasted"
 is "$(sql "SELECT status IS NULL, connected FROM callbridge.call_facts WHERE external_id = 'sz-4'")" \
@@ -211,6 +234,12 @@ check_report campaign_outcomes "${RANGE[@]}"
 check_report sms_activity "${RANGE[@]}"
 check_report contact_growth -v from=2020-01-02
 check_report transcript_search -v query=plan
+check_report transfer_chains -v from=2026-05-21 -v to=2026-05-21
+out=$(REPORT_FORMAT=unaligned "$REPORT" transfer_chains -v from=2026-05-19 -v to=2026-05-20)
+is "$out" "platform|chain_id|position|external_id|call_at|handed_over_by|handed_over_to|duration_seconds|chain_calls|chain_duration_seconds|chain_elapsed_seconds" \
+	"transfer_chains: no chain began in another range"
+out=$(REPORT_FORMAT=unaligned "$REPORT" transfer_chains -v from=2026-05-21 -v to=2026-05-21 -v tz=Europe/Paris)
+like "$out" $'\nallo\\|al-3\\|1\\|al-3\\|2026-05-21 11:00:00\\|' "transfer_chains: times in the zone asked for"
 
 # Parameters change what the reports count.
 out=$(REPORT_FORMAT=unaligned "$REPORT" daily_call_volume -v from=2026-05-19 -v to=2026-05-19 -v tz=America/New_York)

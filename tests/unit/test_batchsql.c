@@ -39,9 +39,12 @@ static void check_stmts(void)
 
 	/* What the texts promise pgw, in case the file is ever regenerated blindly. */
 	const char *events = s.sql[BATCHSQL_EVENTS];
-	ok(strstr(events, "unnest($1::text[]") && strstr(events, "$8::text[])") &&
-		   !strstr(events, "$9"),
+	ok(strstr(events, "unnest($1::text[]") && strstr(events, "$9::text[])") &&
+		   !strstr(events, "$10"),
 	   "the events statement takes BATCHSQL_EVENTS_NPARAMS arrays");
+	ok(strstr(s.sql[BATCHSQL_EVENT], "$10)") && strstr(s.sql[BATCHSQL_EVENT], "entity_id") &&
+		   strstr(s.sql[BATCHSQL_REPLAY], "entity_id = COALESCE($7, entity_id)"),
+	   "the event statements write the entity id");
 	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_AUDITS],
 		  " OFFSET 0) AS v WHERE v.call_id IS NOT NULL") != NULL,
 	   "the audits' call is looked up per row (OFFSET 0)");
@@ -49,6 +52,36 @@ static void check_stmts(void)
 	snprintf(last, sizeof last, "$%d::text[])", rows_spec(TBL_CALLS)->ncols + 2);
 	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_CALLS], last) != NULL,
 	   "the calls batch upsert takes one array per column, plus platform and time");
+	ok(!strstr(s.sql[BATCHSQL_ROW0 + TBL_CALLS], "substr(") &&
+		   !strstr(s.sql[BATCHSQL_ROWS0 + TBL_CALLS], "clr"),
+	   "calls never clear: no mask in their upserts");
+	const struct row_spec *cs = rows_spec(TBL_CONTACTS);
+	ok(cs->clears && batchsql_row_nparams(cs) == cs->ncols + 3,
+	   "contacts may clear: one more parameter, the mask");
+	snprintf(last, sizeof last, "substr($%d::text, ", cs->ncols + 3);
+	ok(strstr(s.sql[BATCHSQL_ROW0 + TBL_CONTACTS], last) != NULL,
+	   "the contacts upsert reads the mask, its last parameter");
+	snprintf(last, sizeof last, "$%d::text[]) AS v(", cs->ncols + 3);
+	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_CONTACTS], last) != NULL &&
+		   strstr(s.sql[BATCHSQL_ROWS0 + TBL_CONTACTS],
+			  "(SELECT x.clr FROM v x WHERE x.p = EXCLUDED.platform AND x.c0 = "
+			  "EXCLUDED.external_id)") != NULL,
+	   "the contacts batch upsert takes the masks as one more array, read per conflict");
+	ok(strstr(s.sql[BATCHSQL_ROW0 + TBL_CONTACTS],
+		  "last_name = CASE WHEN (t.last_event_at IS NULL OR EXCLUDED.last_event_at > "
+		  "t.last_event_at) AND EXCLUDED.last_name IS NULL AND substr($9::text, 3, 1) = '1' "
+		  "THEN NULL") != NULL,
+	   "a column is cleared only by a newer event that leaves it NULL and marks it");
+
+	/* The mask's text. */
+	struct row r = {.table = TBL_CONTACTS};
+	char buf[ROW_MAXCOLS + 1];
+	ok(rows_clear_text(&r, buf) == NULL, "no mask: NULL, the parameter is NULL");
+	r.clear = 1ull << CONTACT_LAST_NAME | 1ull << CONTACT_EMAILS;
+	is_str(rows_clear_text(&r, buf), "001010", "the mask: one digit per column, in order");
+	r.table = TBL_CALLS;
+	r.clear = 1ull << CALL_AGENT_ID;
+	ok(rows_clear_text(&r, buf) == NULL, "a calls row never clears");
 
 	batchsql_stmts_free(&s);
 	ok(s.sql[BATCHSQL_EVENT] == NULL && s.sql[BATCHSQL_NSTMTS - 1] == NULL,

@@ -52,6 +52,16 @@ int main(void)
 	json_object_object_add(field_get(o, "p"), "id", json_object_new_string("y"));
 	ok(strcmp(field_digest(&m, o, skip), d1) != 0, "digest sees other changes");
 	json_object_put(o);
+
+	/* field_null: an explicit null, not an absent field. */
+	o = json_tokener_parse("{\"a\":null,\"b\":1,\"c\":{\"d\":null,\"e\":\"\"}}");
+	ok(field_null(o, "a"), "a null is null");
+	ok(!field_null(o, "b") && !field_null(o, "zz"), "a value, or an absent field, is not");
+	ok(field_null(o, "c.d") && !field_null(o, "c.e") && !field_null(o, "c.f"),
+	   "a dotted path: null, empty string, absent");
+	ok(!field_null(o, "b.x") && !field_null(NULL, "a"),
+	   "under a non-object, or no object: not");
+	json_object_put(o);
 	rows_free(&m);
 	return done_testing();
 }

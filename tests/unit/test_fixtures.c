@@ -1,13 +1,16 @@
 /* Data-driven mapper tests: every tests/fixtures/<slug>/<name>.json is run through intake
  * (parse, map; signatures are not checked here) and the result, in rows_dump's format,
  * must equal <name>.rows beside it. <name>.headers, when present, holds request headers
- * ("Name: value" lines). A refused body dumps as "refused = <status> <code>".
+ * ("Name: value" lines); <name>.zone, when present, the platform's time zone
+ * (CALLBRIDGE_<SLUG>_TIMEZONE) for that fixture. A refused body dumps as
+ * "refused = <status> <code>".
  * With UPDATE_FIXTURES=1 a missing .rows file is written (review it before committing);
  * FIXTURE_PLATFORM=<slug> runs one platform's fixtures only. */
 #include "harness.h"
 #include "intake.h"
 #include "ts.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -85,17 +88,41 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/* Sets CALLBRIDGE_<SLUG>_TIMEZONE to zone (NULL: unsets it) and reloads the zones. */
+static void set_zone(const struct platform *p, const char *zone)
+{
+	char name[64], err[300];
+	int n = snprintf(name, sizeof name, "CALLBRIDGE_");
+	for (const char *c = p->slug; *c; c++)
+		name[n++] = (char)toupper((unsigned char)*c);
+	snprintf(name + n, sizeof name - (size_t)n, "_TIMEZONE");
+	if (zone)
+		setenv(name, zone, 1);
+	else
+		unsetenv(name);
+	ok(platform_load_zones(err, sizeof err) == 0, "%s=%s loads (%s)", name,
+	   zone ? zone : "(unset)", zone ? err : "UTC");
+}
+
 static void run_fixture(const struct platform *p, const char *dir, const char *file)
 {
-	char path[1024], rows_path[1024], hdr_path[1024];
+	char path[1024], rows_path[1024], hdr_path[1024], zone_path[1024];
 	size_t len = 0;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
 	snprintf(rows_path, sizeof rows_path, "%s/%.*s.rows", dir, (int)(strlen(file) - 5), file);
 	snprintf(hdr_path, sizeof hdr_path, "%s/%.*s.headers", dir, (int)(strlen(file) - 5), file);
 
+	snprintf(zone_path, sizeof zone_path, "%s/%.*s.zone", dir, (int)(strlen(file) - 5), file);
+	char *zone = slurp(zone_path, NULL);
+	if (zone) {
+		zone[strcspn(zone, "\r\n")] = '\0';
+		set_zone(p, zone);
+	}
 	char *body = slurp(path, &len);
-	if (!ok(body != NULL, "%s: readable", path))
+	if (!ok(body != NULL, "%s: readable", path)) {
+		free(zone);
 		return;
+	}
 	struct headers h;
 	read_headers(hdr_path, &h);
 	struct mapped m = {0};
@@ -132,6 +159,9 @@ static void run_fixture(const struct platform *p, const char *dir, const char *f
 	free(got);
 	free(body);
 	rows_free(&m);
+	if (zone)
+		set_zone(p, NULL);
+	free(zone);
 }
 
 int main(void)

@@ -62,6 +62,8 @@ int main(void)
 	   "customer_number (calls_customer_number) is bounded");
 	ok(strlen(m.rows[0].v[CALL_TO_NUMBER]) == 6000, "a column in no index is kept whole");
 	ok(is_digest(m.dedupe_key), "the de-duplication key is bounded");
+	ok(is_digest(m.entity_id), "the entity id (webhook_events_entity) is bounded");
+	is_str(m.entity_id, m.rows[0].v[CALL_EXTERNAL_ID], "and names the call by its digest");
 
 	ok(map("simz", "{\"event\":\"call.audit.completed\",\"callId\":\"@\",\"audit\":{}}",
 	       &again) == 0,
@@ -83,6 +85,33 @@ int main(void)
 		 rows_bound_key(&m, long_text));
 	is_str(m.rows[0].v[CONTACT_PHONE_NUMBERS], want,
 	       "phone_numbers (GIN): the long element becomes its digest, the others stay");
+
+	ok(map("allo",
+	       "{\"topic\":\"CALL_RECEIVED\",\"data\":{\"id\":\"c-9\",\"transfer_original_call_id\":"
+	       "\"@\",\"twilioCallSid\":\"x\"}}",
+	       &m) == 0,
+	   "allo: a call with a 6 KB transfer chain id maps");
+	ok(is_digest(m.rows[0].v[CALL_TRANSFER_CHAIN_ID]),
+	   "transfer_chain_id (calls_transfer_chain) is bounded");
+	is_str(m.entity_id, "c-9", "a short entity id is kept");
+
+	/* The entity, when the mapper names none: the first call, SMS or contact row's key,
+	 * else the first audit's call, else the transcript's call. */
+	rows_reset(&m);
+	struct row *a = rows_add(&m, TBL_AUDITS), *c = rows_add(&m, TBL_CALLS);
+	a->v[AUDIT_CALL_EXTERNAL_ID] = "audited";
+	c->v[CALL_EXTERNAL_ID] = "called";
+	ok(rows_finish(&m) == 0, "finished");
+	is_str(m.entity_id, "called", "the call row's key before the audit's call");
+	rows_reset(&m);
+	a = rows_add(&m, TBL_AUDITS);
+	a->v[AUDIT_CALL_EXTERNAL_ID] = "audited";
+	ok(rows_finish(&m) == 0 && m.entity_id && !strcmp(m.entity_id, "audited"),
+	   "only an audit: its call");
+	rows_reset(&m);
+	m.entity_id = "told";
+	rows_add(&m, TBL_CALLS)->v[CALL_EXTERNAL_ID] = "called";
+	ok(rows_finish(&m) == 0 && !strcmp(m.entity_id, "told"), "the mapper's own wins");
 
 	/* At the limit exactly, nothing changes. */
 	char edge[ROWS_MAX_KEY_LEN + 2];
