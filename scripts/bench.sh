@@ -7,6 +7,8 @@
 #   BENCH_BIN (bin/callbridge: another build to compare)
 #   BENCH_POOLER=pgbouncer: the daemon reaches PostgreSQL through Debian's PgBouncer in
 #     transaction mode (pool of 4), with CALLBRIDGE_DB_POOLER=transaction
+#   BENCH_WORKLOADS=lookup: pre-call lookups on a seeded table state, alone and beside the
+#     SimZ workload (scripts/bench-lookup.sh, its settings there; needs node)
 # Extra CALLBRIDGE_* settings in the environment reach the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +67,11 @@ if [ "${BENCH_POOLER:-}" = pgbouncer ]; then
 	export CALLBRIDGE_DB_POOLER=transaction
 	for _ in $(seq 1 100); do psql -X -tAc 'SELECT 1' "$daemon_url" >/dev/null 2>&1 && break; sleep 0.05; done
 fi
+case " $workloads " in *" lookup "*)
+	command -v node >/dev/null || { echo "bench: the lookup workload needs node (apt-get install nodejs)" >&2; exit 1; }
+	. scripts/bench-lookup.sh
+	export CALLBRIDGE_SIMPLEAI_PRECALL_TOKEN=$BENCH_PRECALL_TOKEN ;;
+esac
 DATABASE_URL=$daemon_url PORT=$port CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-warn} \
 	CALLBRIDGE_SPOOL_DIR="$tmp/spool" "$bin" serve 2>"$tmp/daemon.log" &
 daemon=$!
@@ -78,6 +85,18 @@ pg_ticks() { # CPU of the whole PostgreSQL cluster: the postmaster and its child
 	for p in "$pm" $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{s += $1} END {print s}'
 }
 
+# check_writes OK STORED SPOOLED: wrk stops counting at the deadline: requests then in
+# flight (at most one per connection) are committed but not counted. So: every 2xx
+# stored, and no more than one extra event per connection.
+check_writes() {
+	if [ "$2" -ge "$1" ] && [ "$2" -le $(($1 + conns)) ] && [ "${3:-0}" = 0 ]; then
+		echo "  check: $1 2xx answers, $2 events stored ($(($2 - $1)) were in flight when wrk stopped)"
+	else
+		echo "  check FAILED: $1 2xx answers but $2 events stored (spool: ${3:-0} records)"
+		exit 1
+	fi
+}
+
 echo "callbridge $("$bin" --version | cut -d' ' -f2) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "PostgreSQL $(psql -X -tAc 'SHOW server_version' "$DATABASE_URL") on the same machine: fsync=$(psql -X -tAc 'SHOW fsync' "$DATABASE_URL"), synchronous_commit=$(psql -X -tAc 'SHOW synchronous_commit' "$DATABASE_URL")"
 echo "wrk: $threads threads, $conns connections, $seconds s per workload"
@@ -86,6 +105,10 @@ echo
 
 for w in $workloads; do
 	psql -X -q "$DATABASE_URL" -c "TRUNCATE callbridge.webhook_events, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" 2>/dev/null
+	if [ "$w" = lookup ]; then
+		bench_lookup
+		continue
+	fi
 	c0=$(cpu_ticks)
 	p0=$(pg_ticks)
 	case $w in simz) pattern=simz--call-completed ;; *) pattern='*' ;; esac
@@ -105,13 +128,5 @@ for w in $workloads; do
 	echo "  daemon_peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$daemon/status")"
 	curl -s "http://127.0.0.1:$port/metrics" | awk '/^callbridge_batch_size_sum/ {s = $2}
 		/^callbridge_batch_size_count/ {n = $2} END {if (n) printf "  batch_mean=%.1f (since start)\n", s / n}'
-	# wrk stops counting at the deadline: requests then in flight (at most one per
-	# connection) are committed but not counted. So: every 2xx stored, and no more than
-	# one extra event per connection.
-	if [ "$stored" -ge "$ok" ] && [ "$stored" -le $((ok + conns)) ] && [ "${spooled:-0}" = 0 ]; then
-		echo "  check: $ok 2xx answers, $stored events stored ($((stored - ok)) were in flight when wrk stopped)"
-	else
-		echo "  check FAILED: $ok 2xx answers but $stored events stored (spool: ${spooled:-0} records)"
-		exit 1
-	fi
+	check_writes "$ok" "$stored" "$spooled"
 done

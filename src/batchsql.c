@@ -13,27 +13,29 @@
 static const char event_sql[] =
 	"INSERT INTO callbridge.webhook_events AS t"
 	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at, entity_id)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, $10)"
-	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
+	"  last_received_at, entity_id, source)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, $10, $11)"
+	" ON CONFLICT (platform, source, dedupe_key) DO UPDATE"
 	" SET delivery_count = t.delivery_count + $9::integer,"
 	"     last_received_at = EXCLUDED.last_received_at"
 	" RETURNING id, t.xmax = 0, status"; /* xmax = 0: inserted, not updated */
 
 /* The same for a batch: one array per column (binary text[]), one element per delivery.
- * The batch holds no (platform, dedupe_key) twice and no delivery counted already. */
+ * The batch holds no (platform, source, dedupe_key) twice and no delivery counted
+ * already. */
 static const char events_sql[] =
 	"INSERT INTO callbridge.webhook_events AS t"
 	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at, entity_id)"
+	"  last_received_at, entity_id, source)"
 	" SELECT v.p, v.k, v.ty, v.o::timestamptz, v.r::timestamptz, v.body::jsonb, v.s, v.e,"
-	"        v.r::timestamptz, v.ent"
+	"        v.r::timestamptz, v.ent, v.src"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	"             $7::text[], $8::text[], $9::text[]) AS v(p, k, ty, o, r, body, s, e, ent)"
-	" ON CONFLICT (platform, dedupe_key) DO UPDATE"
+	"             $7::text[], $8::text[], $9::text[], $10::text[])"
+	"      AS v(p, k, ty, o, r, body, s, e, ent, src)"
+	" ON CONFLICT (platform, source, dedupe_key) DO UPDATE"
 	" SET delivery_count = t.delivery_count + 1,"
 	"     last_received_at = EXCLUDED.last_received_at"
-	" RETURNING platform, dedupe_key, id, t.xmax = 0, status";
+	" RETURNING platform, dedupe_key, id, t.xmax = 0, status, source";
 
 static const char replay_sql[] =
 	"UPDATE callbridge.webhook_events"
@@ -43,7 +45,7 @@ static const char replay_sql[] =
 	" RETURNING id, true, status";
 
 static const char transcript_sql[] =
-	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb)";
+	"SELECT callbridge.put_transcript($1::text, $2::text, $3::timestamptz, $4::jsonb, $5::text)";
 
 static const char *const type_casts[] = {
 	[COL_TEXT] = "text",    [COL_TS] = "timestamptz", [COL_NUM] = "numeric",
@@ -96,23 +98,24 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 static char *upsert_sql(const struct row_spec *s, bool many)
 {
 	struct sbuf b = {0};
-	int mask = s->ncols + 3; /* the mask's parameter number */
+	int mask = s->ncols + 3;           /* the mask's parameter number */
+	int src = batchsql_row_nparams(s); /* the source's: the last */
 	if (many && s->clears) {
 		sb_add(&b, "WITH v AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[]");
 		for (int i = 0; i < s->ncols; i++)
 			sb_add(&b, ", $%d::text[]", i + 3);
-		sb_add(&b, ", $%d::text[]) AS v(p, w", mask);
+		sb_add(&b, ", $%d::text[], $%d::text[]) AS v(p, w", mask, src);
 		for (int i = 0; i < s->ncols; i++)
 			sb_add(&b, ", c%d", i);
-		sb_add(&b, ", clr)) ");
+		sb_add(&b, ", clr, src)) ");
 	}
-	sb_add(&b, "INSERT INTO %s AS t (platform, %s", s->table, s->time_col);
+	sb_add(&b, "INSERT INTO %s AS t (platform, source, %s", s->table, s->time_col);
 	for (int i = 0; i < s->ncols; i++)
 		sb_add(&b, ", %s", s->cols[i]);
 	if (many) {
 		/* A call is looked up by a subquery per row, never planned as a join: a
 		 * generic plan made while calls was small would scan it whole. */
-		sb_add(&b, ") SELECT v.p, v.w::timestamptz");
+		sb_add(&b, ") SELECT v.p, v.src, v.w::timestamptz");
 		for (int i = 0; i < s->ncols; i++)
 			if (i == 0 && s->via_call)
 				sb_add(&b, ", v.call_id");
@@ -124,27 +127,28 @@ static char *upsert_sql(const struct row_spec *s, bool many)
 		else if (s->via_call)
 			sb_add(&b,
 			       "(SELECT u.*, (SELECT c.id FROM callbridge.calls c WHERE c.platform "
-			       "= u.p AND c.external_id = u.c0) AS call_id FROM ");
+			       "= u.p AND c.source = u.src AND c.external_id = u.c0) AS call_id FROM ");
 		if (!s->clears) {
 			sb_add(&b, "unnest($1::text[], $2::text[]");
 			for (int i = 0; i < s->ncols; i++)
 				sb_add(&b, ", $%d::text[]", i + 3);
-			sb_add(&b, ") AS %s(p, w", s->via_call ? "u" : "v");
+			sb_add(&b, ", $%d::text[]) AS %s(p, w", src, s->via_call ? "u" : "v");
 			for (int i = 0; i < s->ncols; i++)
 				sb_add(&b, ", c%d", i);
-			sb_add(&b, ")");
+			sb_add(&b, ", src)");
 		}
 		if (s->via_call) /* OFFSET 0: the subquery stays one, run once per row */
 			sb_add(&b, " OFFSET 0) AS v WHERE v.call_id IS NOT NULL");
 	} else if (s->via_call) {
-		sb_add(&b, ") SELECT $1::text, $2::timestamptz, c.id");
+		sb_add(&b, ") SELECT $1::text, $%d::text, $2::timestamptz, c.id", src);
 		for (int i = 1; i < s->ncols; i++)
 			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
 		sb_add(&b,
-		       " FROM callbridge.calls c WHERE c.platform = $1::text AND c.external_id = "
-		       "$3::text");
+		       " FROM callbridge.calls c WHERE c.platform = $1::text AND c.source = "
+		       "$%d::text AND c.external_id = $3::text",
+		       src);
 	} else {
-		sb_add(&b, ") VALUES ($1::text, $2::timestamptz");
+		sb_add(&b, ") VALUES ($1::text, $%d::text, $2::timestamptz", src);
 		for (int i = 0; i < s->ncols; i++)
 			sb_add(&b, ", $%d::%s", i + 3, type_casts[s->types[i]]);
 		sb_add(&b, ")");
@@ -153,10 +157,10 @@ static char *upsert_sql(const struct row_spec *s, bool many)
 	char newer[160], clr[256];
 	snprintf(newer, sizeof newer, "(t.%s IS NULL OR EXCLUDED.%s > t.%s)", s->time_col,
 		 s->time_col, s->time_col);
-	if (many) /* the clear mask of the row being inserted (keys: platform, column 0) */
+	if (many) /* the clear mask of the row being inserted (keys: platform, source, column 0) */
 		snprintf(clr, sizeof clr,
-			 "(SELECT x.clr FROM v x WHERE x.p = EXCLUDED.platform AND x.c0 = "
-			 "EXCLUDED.%s)",
+			 "(SELECT x.clr FROM v x WHERE x.p = EXCLUDED.platform AND x.src = "
+			 "EXCLUDED.source AND x.c0 = EXCLUDED.%s)",
 			 s->cols[0]);
 	else
 		snprintf(clr, sizeof clr, "$%d::text", mask);
@@ -306,7 +310,7 @@ int batchsql_key_cmp(const char *a, const char *b)
 
 static bool same_key(const struct batchsql_ref *x, const struct batchsql_ref *y)
 {
-	for (int p = 0; p < 3; p++)
+	for (int p = 0; p < 4; p++)
 		if (batchsql_key_cmp(x->k[p], y->k[p]) != 0)
 			return false;
 	return true;
@@ -316,7 +320,7 @@ static bool same_key(const struct batchsql_ref *x, const struct batchsql_ref *y)
 static int ref_cmp(const void *a, const void *b)
 {
 	const struct batchsql_ref *x = a, *y = b;
-	for (int p = 0; p < 3; p++) {
+	for (int p = 0; p < 4; p++) {
 		int d = batchsql_key_cmp(x->k[p], y->k[p]);
 		if (d != 0)
 			return d;

@@ -19,23 +19,25 @@
  * a text[] holding one column of every row (see struct batchsql_array). */
 enum batchsql_stmt {
 	BATCHSQL_EVENT,      /* $1..$8 the event's columns, $9 1 or 0: count the delivery,
-			      * $10 the entity id */
+			      * $10 the entity id, $11 the source */
 	BATCHSQL_REPLAY,     /* $1 id, $2 platform, $3..$6 type, time, status, error, $7 entity */
-	BATCHSQL_TRANSCRIPT, /* $1 platform, $2 call external id, $3 event time, $4 json */
-	BATCHSQL_EVENTS,     /* BATCHSQL_EVENTS_NPARAMS arrays: BATCHSQL_EVENT's $1..$8, entity */
+	BATCHSQL_TRANSCRIPT, /* $1 platform, $2 call external id, $3 event time, $4 json,
+			      * $5 source */
+	BATCHSQL_EVENTS,     /* BATCHSQL_EVENTS_NPARAMS arrays: BATCHSQL_EVENT's $1..$8, entity,
+			      * source */
 	BATCHSQL_ROW0,       /* + enum row_table: $1 platform, $2 event time, then columns,
-			      * then the clear mask when the table's rows may clear (see
-			      * batchsql_row_nparams) */
+			      * then the clear mask when the table's rows may clear, then the
+			      * source (see batchsql_row_nparams) */
 	BATCHSQL_ROWS0 = BATCHSQL_ROW0 + TBL_COUNT /* + enum row_table: the same as arrays */
 };
 #define BATCHSQL_NSTMTS         (BATCHSQL_ROWS0 + TBL_COUNT)
-#define BATCHSQL_EVENTS_NPARAMS 9
+#define BATCHSQL_EVENTS_NPARAMS 10
 
 /* The parameters of a table's row statements (single or batch): platform, event time,
- * the columns, and the clear mask when s->clears. At most ROW_MAXCOLS + 2. */
+ * the columns, the clear mask when s->clears, and the source. At most ROW_MAXCOLS + 4. */
 static inline int batchsql_row_nparams(const struct row_spec *s)
 {
-	return s->ncols + 2 + (s->clears ? 1 : 0);
+	return s->ncols + 2 + (s->clears ? 1 : 0) + 1;
 }
 
 /* Every statement's name (as prepared on each connection) and text. */
@@ -82,10 +84,11 @@ void batchsql_array_free(struct batchsql_array *a);
 /* Compares one part of a key: strcmp's order, with NULL (a shorter key) first. */
 int batchsql_key_cmp(const char *a, const char *b);
 
-/* A row (or transcript) of a batch to be written, by the key it locks: platform and up to
- * two more strings (NULL past the key's end), then its batch position and row. */
+/* A row (or transcript) of a batch to be written, by the key it locks: platform, source
+ * and up to two more strings (NULL past the key's end), then its batch position and
+ * row. */
 struct batchsql_ref {
-	const char *k[3];
+	const char *k[4];
 	int i, r;
 };
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 extern char **environ;
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_ENUM };
@@ -72,6 +74,10 @@ static const struct cfg_entry table[] = {
 	 "close a client connection idle or slow for this long"},
 	{"CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS", CFG_INT, F(signature_tolerance_seconds), "300",
 	 1, 86400, NULL, "timestamped signatures further than this from our clock are refused"},
+	{"CALLBRIDGE_SOURCES_FILE", CFG_STR, F(sources_file), NULL, 0, 0, NULL,
+	 "sources file (docs/sources.md): several accounts per platform, each with its route `/webhooks/<slug>/<source>`, secrets and tag on every row; SIGHUP reloads it; empty: none"},
+	{"CALLBRIDGE_PRECALL_BUDGET_MS", CFG_INT, F(precall_budget_ms), "300", 10, 10000, NULL,
+	 "a pre-call lookup not answered by the database this long after it arrived is answered as an unknown caller; with the database away, at once"},
 	{"CALLBRIDGE_SPOOL_DIR", CFG_STR, F(spool_dir), "var/spool", 0, 0, NULL,
 	 "while PostgreSQL is away, deliveries are fsync'd here and acknowledged; empty: answer 503 instead"},
 	{"CALLBRIDGE_SPOOL_MAX_BYTES", CFG_LONG, F(spool_max_bytes), "1073741824", 1048576,
@@ -301,4 +307,56 @@ void cfg_free(void)
 	free(dotenv);
 	dotenv = NULL;
 	dotenv_len = 0;
+}
+
+/* ---- secrets ---- */
+
+char *cfg_secret(const char *name, char *err, size_t errlen, bool *bad)
+{
+	char fname[128];
+	snprintf(fname, sizeof fname, "%s_FILE", name);
+	const char *val = cfg_lookup(name), *path = cfg_lookup(fname);
+	/* Empty is unset, as for every setting: a compose file passes both forms with empty
+	 * defaults. */
+	if (val && !*val)
+		val = NULL;
+	if (path && !*path)
+		path = NULL;
+	if (val && path) {
+		snprintf(err, errlen, "%s and %s are both set; keep one", name, fname);
+		*bad = true;
+		return NULL;
+	}
+	if (!path) {
+		char *copy = val ? strdup(val) : NULL;
+		if (val && !copy) { /* never read as "no secret": that would fail open */
+			snprintf(err, errlen, "%s: out of memory", name);
+			*bad = true;
+		}
+		return copy;
+	}
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (!f || ferror(f) || n == sizeof buf - 1) {
+		snprintf(err, errlen, "%s: cannot read %s%s", fname, path,
+			 f && n == sizeof buf - 1 ? " (over 4 KiB)" : "");
+		if (f)
+			fclose(f);
+		*bad = true;
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	char *copy = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof buf);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", fname);
+		*bad = true;
+	}
+	return copy;
 }

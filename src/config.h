@@ -30,6 +30,8 @@ struct config {
 	int workers;
 	int shutdown_timeout_seconds;
 	int signature_tolerance_seconds;
+	int precall_budget_ms;
+	const char *sources_file;  /* NULL: only the default sources */
 	const char *admin_listen;  /* NULL: no admin listener */
 	const char *tls_cert_file; /* NULL: plain HTTP */
 	const char *tls_key_file;
@@ -58,6 +60,13 @@ void cfg_print_table(FILE *out);
 
 /* Splits "HOST:PORT" or "[IPV6]:PORT" (port 0..65535). 0, or -1 when malformed. */
 int cfg_split_hostport(const char *s, char *host, size_t hostlen, int *port);
+
+/* The value of the variable name, or the contents of the file that name_FILE names (one
+ * trailing newline dropped, at most 4 KiB): a malloc'd copy, or NULL when neither is set
+ * (empty is unset). Both set, an unreadable file or no memory: NULL with *bad set and
+ * err filled. For secrets and tokens, so that they need not sit in the environment. */
+char *cfg_secret(const char *name, char *err, size_t errlen, bool *bad)
+	__attribute__((warn_unused_result));
 
 void cfg_free(void);
 

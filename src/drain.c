@@ -18,6 +18,7 @@
 struct slot {
 	struct pgw_delivery w;
 	struct mapped m;
+	char platform[32], source[65]; /* the record's "<slug>[.<source>]", split */
 	struct drain *d;
 	int rec;   /* index of its record in the segment */
 	bool dead; /* w is the record's dead letter (stored raw as 'failed') */
@@ -75,6 +76,15 @@ static void finish_segment(struct drain *d)
 
 static void slot_done(struct pgw_delivery *w);
 
+/* A record's platform field is the slug, or "<slug>.<source>" for a named source
+ * (spoolrec.h): into sl->platform and sl->source ("default" when it names none). */
+static void split_platform(struct slot *sl, const char *field)
+{
+	size_t n = strcspn(field, ".");
+	snprintf(sl->platform, sizeof sl->platform, "%.*s", (int)n, field);
+	snprintf(sl->source, sizeof sl->source, "%s", field[n] ? field + n + 1 : "default");
+}
+
 /* Submits the slot's record as its dead letter: the body stored raw with status
  * 'failed' and the reason (why, then detail) in error, nothing derived from it (no event
  * type, time or rows), keyed as on arrival. A spooled delivery was acknowledged, so one
@@ -93,7 +103,9 @@ static int submit_dead_letter(struct drain *d, struct slot *sl, const char *why,
 	if (!sl->m.error || !sl->m.dedupe_key)
 		return -1;
 	memset(&sl->w, 0, sizeof sl->w);
-	sl->w.platform = r->platform;
+	split_platform(sl, r->platform);
+	sl->w.platform = sl->platform;
+	sl->w.source = sl->source;
 	sl->w.dedupe_key = sl->m.dedupe_key;
 	sl->w.received_at = r->received_at;
 	sl->w.payload = r->body;
@@ -163,8 +175,9 @@ static void pump(struct drain *d)
 		const struct spool_record *r = &d->seg.rec[i];
 		if (d->state[i] == REC_DONE)
 			continue;
-		const struct platform *p = platform_find(r->platform, strlen(r->platform));
 		struct slot *sl = d->free_slots[--d->nfree];
+		split_platform(sl, r->platform);
+		const struct platform *p = platform_find(sl->platform, strlen(sl->platform));
 		struct intake_error err;
 		sl->rec = i;
 		if (!p ||
@@ -192,6 +205,7 @@ static void pump(struct drain *d)
 		memset(&sl->w, 0, sizeof sl->w);
 		sl->m.dedupe_key = r->dedupe_key; /* as keyed on arrival, with its headers */
 		sl->w.platform = p->slug;
+		sl->w.source = sl->source;
 		sl->w.dedupe_key = r->dedupe_key;
 		sl->w.received_at = r->received_at;
 		sl->w.payload = r->body;

@@ -2,6 +2,7 @@
  * (see export.h; the protocol and why it never skips a row: 0003_change_feed.sql).
  * Blocking libpq on a connection of its own: this is a command, not the server. */
 #include "export.h"
+#include "sources.h"
 #include "db.h"
 
 #include <errno.h>
@@ -22,8 +23,11 @@
 	"SELECT t.sync_xid::text, t.sync_version::text, row_to_json(t)::text"                      \
 	" FROM callbridge." t " AS t"                                                              \
 	" WHERE (t.sync_xid, t.sync_version) > ($1::xid8, $2::bigint) AND t.sync_xid < $3::xid8"   \
+	"   AND ($5::text IS NULL OR t.source = $5::text)"                                         \
 	" ORDER BY t.sync_xid, t.sync_version LIMIT $4::integer"
-#define PENDING_SQL(t) "SELECT EXISTS (SELECT 1 FROM callbridge." t " WHERE sync_xid >= $1::xid8)"
+#define PENDING_SQL(t)                                                                             \
+	"SELECT EXISTS (SELECT 1 FROM callbridge." t " WHERE sync_xid >= $1::xid8"                 \
+	" AND ($2::text IS NULL OR source = $2::text))"
 
 static const struct feed_table {
 	const char *name, *rows_sql, *pending_sql;
@@ -87,6 +91,11 @@ static int parse_args(const struct export_args *a, const struct feed_table **t, 
 {
 	char *end;
 
+	if (a->source && !sources_valid_name(a->source, strlen(a->source))) {
+		snprintf(err, errlen, "--source: '%s' is not a source name ([a-z0-9_-], 1 to 64)",
+			 a->source);
+		return -1;
+	}
 	if (!a->table) {
 		snprintf(err, errlen,
 			 "export needs --table (calls, call_audits, sms_messages or contacts)");
@@ -196,8 +205,8 @@ int export_run(const char *conninfo, int timeout_s, const struct export_args *a,
 	res = NULL;
 
 	/* Rows one at a time (single-row mode): memory stays flat however large the page. */
-	const char *rp[] = {cur.xid, cur.version, horizon, limit_s};
-	if (!PQsendQueryParams(pg, t->rows_sql, 4, NULL, rp, NULL, NULL, 0) ||
+	const char *rp[] = {cur.xid, cur.version, horizon, limit_s, a->source};
+	if (!PQsendQueryParams(pg, t->rows_sql, 5, NULL, rp, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(pg)) {
 		result_error(pg, NULL, err, errlen);
 		goto done;
@@ -219,8 +228,8 @@ int export_run(const char *conninfo, int timeout_s, const struct export_args *a,
 	if (failed)
 		goto done;
 
-	const char *pp[] = {horizon};
-	res = PQexecParams(pg, t->pending_sql, 1, NULL, pp, NULL, NULL, 0);
+	const char *pp[] = {horizon, a->source};
+	res = PQexecParams(pg, t->pending_sql, 2, NULL, pp, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		result_error(pg, res, err, errlen);
 		goto done;

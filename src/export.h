@@ -18,9 +18,10 @@
 
 /* Borrowed strings (argv); none is ever spliced into SQL. */
 struct export_args {
-	const char *table; /* calls, call_audits, sms_messages or contacts */
-	const char *since; /* "0" or "<xid>:<version>" as printed by a previous export */
-	const char *limit; /* 1..100000 rows; NULL: 1000 */
+	const char *table;  /* calls, call_audits, sms_messages or contacts */
+	const char *since;  /* "0" or "<xid>:<version>" as printed by a previous export */
+	const char *limit;  /* 1..100000 rows; NULL: 1000 */
+	const char *source; /* only this source's rows; NULL: every source's */
 };
 
 /* Checks the arguments without touching the database. Returns 0, or -1 with err filled

@@ -15,7 +15,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "platform.h"
+#include "precall.h"
 #include "relay.h"
+#include "sources.h"
 #include "status.h"
 #include "ts.h"
 #include "verify.h"
@@ -29,12 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -59,6 +63,7 @@ struct http_server {
 	 * and the status page on a listener of their own. */
 	struct evhttp *admin;
 	struct status *status;
+	struct precall *precall; /* NULL: no pre-call token configured */
 };
 
 /* Over every loop: deliveries handed on and not answered yet, and accept pauses. */
@@ -214,13 +219,14 @@ static void answer(struct writer_delivery *d)
 	}
 	int64_t latency = ts_now_us() - pd->start_us;
 	metrics_delivery((int)(d->platform - platforms), d->m.event_type, d->out, latency);
+	metrics_source_delivery((int)(d->platform - platforms), d->source_label, d->out);
 	if (!d->word)
 		metrics_delivery_error((int)(d->platform - platforms), d->error, d->detail);
 	if (log_enabled(LOG_INFO)) {
 		char ms[32];
 		snprintf(ms, sizeof ms, "%.1f", (double)latency / 1000.0);
-		log_write(LOG_INFO, "delivery", "platform", d->platform->slug, "event",
-			  d->m.event_type, "dedupe_key", d->w.dedupe_key, "outcome",
+		log_write(LOG_INFO, "delivery", "platform", d->platform->slug, "source", d->source,
+			  "event", d->m.event_type, "dedupe_key", d->w.dedupe_key, "outcome",
 			  d->word ? d->word : d->error, "ms", ms, (const char *)NULL);
 	}
 	if (pd->req) {
@@ -254,8 +260,9 @@ static void answer(struct writer_delivery *d)
 }
 
 static void handle_webhook(struct http_server *s, struct evhttp_request *req,
-			   const struct platform *p, const char *token)
+			   const struct source *src, const char *token)
 {
+	const struct platform *p = src->platform;
 	int idx = (int)(p - platforms);
 	int64_t now = ts_now_us();
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -293,16 +300,19 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	d->body = pd->body;
 	d->body_len = len;
 
-	if (intake_request(p, token, pd->body, len, header_of, req, now, &d->m, &err) < 0) {
+	snprintf(d->source, sizeof d->source, "%s", src->name);
+	d->source_label = src->label;
+	if (intake_request(src, token, pd->body, len, header_of, req, now, &d->m, &err) < 0) {
 		enum metrics_outcome out = err.status == 401                     ? OUT_UNAUTHORIZED
 					   : strcmp(err.code, "unstorable") == 0 ? OUT_REJECTED
 										 : OUT_INVALID;
 		metrics_delivery(idx, NULL, out, ts_now_us() - now);
+		metrics_source_delivery(idx, d->source_label, out);
 		if (err.status == 401)
 			metrics_signature_failure(idx, err.code);
 		metrics_delivery_error(idx, err.code, err.detail);
-		log_info("delivery refused", "platform", p->slug, "error", err.code, "detail",
-			 err.detail);
+		log_info("delivery refused", "platform", p->slug, "source", src->name, "error",
+			 err.code, "detail", err.detail);
 		reply_error(s, req, err.status, err.code, err.detail);
 		pending_free(pd);
 		return;
@@ -323,12 +333,323 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	writer_submit(s->writer, d);
 }
 
-/* ---- routing ---- */
+/* ---- pre-call lookups ---- */
 
 static bool is_read(struct evhttp_request *req)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+}
+
+/* One lookup waiting for the database, with its request. req is NULL once the client
+ * has gone away. */
+struct plookup {
+	struct precall_query q; /* first: precall's part */
+	struct http_server *srv;
+	struct evhttp_request *req;
+	struct conn *conn;
+	const struct lookup_adapter *adapter; /* NULL: GET /v1/callers */
+};
+
+static void on_lookup_gone(void *arg)
+{
+	struct plookup *pl = arg;
+	pl->req = NULL;
+	pl->conn = NULL;
+}
+
+static void send_object(struct http_server *s, struct evhttp_request *req, json_object *o)
+{
+	struct evbuffer *b = o ? evbuffer_new() : NULL;
+	if (!b) {
+		send_bare(req, 500);
+		return;
+	}
+	evbuffer_add_printf(b, "%s\n",
+			    json_object_to_json_string_ext(
+				    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	send_json(s, req, 200, b);
+	evbuffer_free(b);
+}
+
+/* The answer, always a 200: an unknown caller's when the lookup found nothing, ran out
+ * of budget or had no database. */
+static void lookup_done(struct precall_query *q, enum precall_outcome out,
+			const struct lookup_facts *f)
+{
+	struct plookup *pl = (struct plookup *)q;
+	if (pl->conn)
+		conn_watch(pl->conn, NULL, NULL);
+	if (out != PRECALL_DROPPED && pl->req) {
+		json_object *o =
+			pl->adapter ? lookup_answer(pl->adapter, f)
+				    : lookup_plain(f, out == PRECALL_BUDGET ? "budget_exceeded"
+						      : out == PRECALL_UNAVAILABLE ? "unavailable"
+										   : "ok");
+		send_object(pl->srv, pl->req, o);
+		json_object_put(o);
+	}
+	free(pl);
+}
+
+/* The bearer token of a lookup: "Authorization: Bearer <token>", or ?token= for
+ * senders that cannot set a header. NULL when there is none; *len its length. */
+static const char *lookup_token(struct evhttp_request *req, struct evkeyvalq *query, size_t *len)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	const char *t = NULL;
+	if (h && !evutil_ascii_strncasecmp(h, "Bearer ", 7)) {
+		t = h + 7;
+		while (*t == ' ')
+			t++;
+	} else {
+		const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+		if (qs && evhttp_parse_query_str(qs, query) == 0)
+			t = evhttp_find_header(query, "token");
+	}
+	if (!t || !*t)
+		return NULL;
+	size_t n = strlen(t);
+	while (n && t[n - 1] == ' ')
+		n--;
+	*len = n;
+	return t;
+}
+
+/* POST /precall/<slug> (adapter) and GET /v1/callers/<phone> (adapter NULL, phone from
+ * the path). */
+/* Whether token opens the lookup of adapter at source (NULL: the default source's, or for
+ * GET /v1/callers any source's) in the sources set; *scope is then the source (of set)
+ * whose rows alone the lookup may see, or NULL. Every candidate is compared, in
+ * constant time. */
+static bool lookup_authorized(const struct sources *set, const struct lookup_adapter *adapter,
+			      const char *source, const char *token, size_t len,
+			      const struct source **scope)
+{
+	const struct platform *p =
+		adapter ? platform_find(adapter->slug, strlen(adapter->slug)) : NULL;
+	bool ok = !source && precall_token_ok(adapter, token, len);
+	*scope = NULL;
+	const struct source *src;
+	for (int i = 0; (src = sources_at(set, i)); i++) {
+		bool mine =
+			adapter ? src->platform == p && source && !strcmp(src->name, source) : true;
+		const char *want = src->precall_token;
+		if (mine && want && strlen(want) == len && CRYPTO_memcmp(want, token, len) == 0) {
+			ok = true;
+			if (src->own_rows_only && !*scope)
+				*scope = src;
+		}
+	}
+	return ok;
+}
+
+static void handle_lookup(struct http_server *s, struct evhttp_request *req,
+			  const struct lookup_adapter *adapter, const char *source,
+			  const char *path_phone)
+{
+	int idx = adapter ? (int)(adapter - lookup_adapters) : lookup_adapter_count;
+	int64_t now = ts_now_us();
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	if (adapter ? m != EVHTTP_REQ_POST : !is_read(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+				  adapter ? "POST" : "GET, HEAD");
+		reply_error(s, req, 405, "method_not_allowed",
+			    adapter ? "pre-call lookups are POSTed" : "callers are read with GET");
+		return;
+	}
+	struct evkeyvalq query = {0};
+	TAILQ_INIT(&query);
+	size_t tlen = 0;
+	const char *token = lookup_token(req, &query, &tlen);
+	char scope_name[SOURCE_NAME_MAX + 1] = "";
+	struct sources *set = sources_acquire(); /* keeps the scope's strings alive */
+	const struct source *scope = NULL;
+	bool ok = token && lookup_authorized(set, adapter, source, token, tlen, &scope);
+	if (ok && scope)
+		snprintf(scope_name, sizeof scope_name, "%s", scope->name);
+	sources_release(set);
+	evhttp_clear_headers(&query);
+	if (!ok) {
+		metrics_precall(idx, METRICS_PRECALL_UNAUTHORIZED, 0);
+		reply_error(s, req, 401, token ? "token_invalid" : "token_missing",
+			    token ? "the bearer token is not this lookup's"
+				  : "send the pre-call token as Authorization: Bearer <token>");
+		return;
+	}
+	struct plookup *pl = calloc(1, sizeof *pl);
+	if (!pl) {
+		reply_error(s, req, 503, "out_of_memory", "retry later");
+		return;
+	}
+	struct precall_query *q = &pl->q;
+	q->adapter = idx;
+	q->start_us = now;
+	snprintf(q->scope, sizeof q->scope, "%s", scope_name);
+	if (adapter) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+		json_tokener *tok = json_tokener_new();
+		json_object *root =
+			tok ? json_tokener_parse_ex(tok, (const char *)evbuffer_pullup(in, -1),
+						    (int)len)
+			    : NULL;
+		bool whole = tok && root && json_tokener_get_error(tok) == json_tokener_success &&
+			     json_tokener_get_parse_end(tok) == len;
+		struct lookup_request r = {0};
+		bool shaped = whole && adapter->parse(root, &r);
+		if (shaped) {
+			snprintf(q->phone, sizeof q->phone, "%s", r.phone ? r.phone : "");
+			snprintf(q->called, sizeof q->called, "%s", r.called ? r.called : "");
+			snprintf(q->agent, sizeof q->agent, "%s", r.agent ? r.agent : "");
+		}
+		json_object_put(root);
+		if (tok)
+			json_tokener_free(tok);
+		if (!shaped) {
+			metrics_precall(idx, METRICS_PRECALL_INVALID, 0);
+			reply_error(s, req, 400, whole ? "invalid_request" : "invalid_json",
+				    whole ? "not this platform's pre-call request"
+					  : "the body is not one JSON value");
+			free(pl);
+			return;
+		}
+	} else {
+		snprintf(q->phone, sizeof q->phone, "%s", path_phone);
+	}
+	pl->srv = s;
+	pl->adapter = adapter;
+	pl->req = req;
+	pl->conn = conn_of(req);
+	q->done = lookup_done;
+	if (pl->conn)
+		conn_watch(pl->conn, on_lookup_gone, pl);
+	if (!s->precall) /* the first token came with a reload */
+		s->precall = precall_new(s->base, s->cfg);
+	if (!s->precall) {
+		struct lookup_facts none;
+		lookup_facts_unknown(&none);
+		lookup_done(q, PRECALL_UNAVAILABLE, &none);
+		return;
+	}
+	precall_lookup(s->precall, q);
+}
+
+/* /precall/<slug>[/default][/] and /v1/callers/<phone>. false: not such a path. */
+static bool route_lookup(struct http_server *s, struct evhttp_request *req, const char *path)
+{
+	static const char pre[] = "/precall/", callers[] = "/v1/callers/";
+	if (!strncmp(path, pre, sizeof pre - 1)) {
+		/* /precall/<slug>[/<source>][/] */
+		const char *slug = path + sizeof pre - 1;
+		size_t n = strcspn(slug, "/");
+		const char *rest = slug[n] == '/' ? slug + n + 1 : "";
+		const struct lookup_adapter *a = lookup_adapter_find(slug, n);
+		size_t sl = strcspn(rest, "/");
+		bool extra = rest[sl] == '/' && rest[sl + 1] != '\0';
+		char source[SOURCE_NAME_MAX + 1] = "";
+		if (sl > 0 && sources_valid_name(rest, sl))
+			snprintf(source, sizeof source, "%.*s", (int)sl, rest);
+		if (!a || extra || (sl > 0 && !source[0])) {
+			reply_error(
+				s, req, 404, a ? "unknown_source" : "unknown_platform",
+				a ? "no such source; use /precall/<slug>[/<source>]"
+				  : "no pre-call lookup for this platform; see docs/precall.md");
+			return true;
+		}
+		bool named = source[0] && strcmp(source, "default");
+		if (named) { /* a source of the sources file, of the platform of this shape */
+			struct sources *set = sources_acquire();
+			const struct platform *p = platform_find(a->slug, strlen(a->slug));
+			bool known = p && sources_find(set, p, source, strlen(source));
+			sources_release(set);
+			if (!known) {
+				reply_error(s, req, 404, "unknown_source",
+					    "no such source; use /precall/<slug>[/<source>]");
+				return true;
+			}
+		}
+		handle_lookup(s, req, a, named ? source : NULL, NULL);
+		return true;
+	}
+	if (!strncmp(path, callers, sizeof callers - 1)) {
+		const char *p = path + sizeof callers - 1;
+		size_t n = strcspn(p, "/");
+		char phone[64];
+		if (n == 0 || (p[n] == '/' && p[n + 1] != '\0') ||
+		    !lookup_path_decode(p, n, phone, sizeof phone)) {
+			reply_error(s, req, 404, "not_found", "use /v1/callers/<phone>");
+			return true;
+		}
+		handle_lookup(s, req, NULL, NULL, phone);
+		return true;
+	}
+	return false;
+}
+
+/* ---- routing ---- */
+
+/* The path segment at *p (up to the next '/'): its length, and *p moved past it and its
+ * '/'. */
+static size_t next_segment(const char **p, const char **seg)
+{
+	*seg = *p;
+	size_t n = strcspn(*p, "/");
+	*p += n + ((*p)[n] == '/');
+	return n;
+}
+
+/* /webhooks/<slug>[/<source>][/<token>][/]: a segment that names a configured source of
+ * the platform is the source; otherwise, when the default source has a path token, it
+ * is that token. */
+static void route_webhook(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+	const char *seg[4];
+	size_t len[4];
+	int n = 0;
+	while (*rest && n < 4)
+		len[n] = next_segment(&rest, &seg[n]), n++;
+	const struct platform *p = n ? platform_find(seg[0], len[0]) : NULL;
+	bool empty = false;
+	for (int i = 1; i < n; i++)
+		empty |= len[i] == 0;
+	if (!p || *rest || n == 4 || empty) {
+		reply_error(s, req, 404, p ? "not_found" : "unknown_platform",
+			    p ? "use /webhooks/<slug>[/<source>][/<token>]"
+			      : "no such platform; use /webhooks/<slug>");
+		return;
+	}
+	struct sources *set = sources_acquire();
+	const struct source *src = n > 1 ? sources_find(set, p, seg[1], len[1]) : NULL;
+	const char *tok = NULL;
+	size_t toklen = 0;
+	if (src) {
+		tok = n > 2 ? seg[2] : NULL, toklen = n > 2 ? len[2] : 0;
+	} else {
+		src = sources_default(set, p);
+		tok = n > 1 ? seg[1] : NULL, toklen = n > 1 ? len[1] : 0;
+		if (n > 2 || (tok && !verify_keys_have_path_token(src->keys))) {
+			reply_error(s, req, 404, "unknown_source",
+				    "no such source for this platform (see the sources file)");
+			sources_release(set);
+			return;
+		}
+	}
+	if (tok && !verify_keys_have_path_token(src->keys)) {
+		reply_error(s, req, 404, "not_found", "this source's route has no token segment");
+		sources_release(set);
+		return;
+	}
+	char token[256];
+	if (tok && toklen >= sizeof token) {
+		reply_error(s, req, 401, "token_invalid", "the route's token is missing or wrong");
+		sources_release(set);
+		return;
+	}
+	if (tok)
+		snprintf(token, sizeof token, "%.*s", (int)toklen, tok);
+	handle_webhook(s, req, src, tok ? token : NULL);
+	sources_release(set);
 }
 
 /* A request wire.c refused: its JSON error, and the connection's end. */
@@ -367,28 +688,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (!path)
 		path = "";
 	if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
-		/* /webhooks/<slug>[/<token>][/] */
-		const char *slug = path + sizeof prefix - 1;
-		size_t n = strcspn(slug, "/");
-		const struct platform *p = platform_find(slug, n);
-		char token[256] = "";
-		const char *rest = slug[n] == '/' ? slug + n + 1 : "";
-		size_t tl = strcspn(rest, "/");
-		bool extra = rest[tl] == '/' && rest[tl + 1] != '\0';
-		if (p && tl > 0 && tl < sizeof token && !extra &&
-		    verify_has_path_token((int)(p - platforms)))
-			memcpy(token, rest, tl);
-		else if (tl > 0 || extra)
-			p = NULL;
-		if (!p) {
-			reply_error(s, req, 404, "unknown_platform",
-				    "no such platform; use /webhooks/<slug>");
-			return;
-		}
-		handle_webhook(s, req, p, token[0] ? token : NULL);
+		route_webhook(s, req, path + sizeof prefix - 1);
 		return;
 	}
-
+	if (route_lookup(s, req, path))
+		return;
 	serve_ops(s, req, path, false);
 }
 
@@ -505,6 +809,11 @@ static struct http_server *server_new(struct event_base *base, const struct conf
 		return NULL;
 	}
 	http_setup(s->http, cfg, on_request, s);
+	if (precall_enabled() && !(s->precall = precall_new(base, cfg))) {
+		evhttp_free(s->http);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -745,6 +1054,7 @@ void http_free(struct http_server **sp)
 	struct http_server *s = *sp;
 	if (!s)
 		return;
+	precall_free(&s->precall); /* before the connections its lookups watch */
 	evhttp_free(s->http);
 	if (s->admin)
 		evhttp_free(s->admin);

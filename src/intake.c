@@ -1,5 +1,6 @@
 /* intake — verify, parse, map (see intake.h). */
 #include "intake.h"
+#include "sources.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -133,23 +134,40 @@ static const char *jsonb_refusal(const char *p, size_t len, const char **code)
 	return NULL;
 }
 
-/* Parses and maps; zone is the one of the platform's local times. */
+/* Parses and maps; zone is the one of the platform's (or the source's) local times. */
 static int map_body(const struct platform *p, const struct tz *zone, const char *body, size_t len,
 		    const char *(*header)(void *ctx, const char *name), void *ctx,
 		    struct mapped *out, struct intake_error *err);
 
-int intake_request(const struct platform *p, const char *path_token, const char *body, size_t len,
+/* The checks of keys (a source's) over the raw body. 0, or -1 with err filled. */
+static int verify_with(const struct platform *p, const struct verify_keys *keys,
+		       bool refuse_unsigned, const char *path_token, const char *body, size_t len,
+		       const char *(*header)(void *ctx, const char *name), void *ctx,
+		       int64_t now_us, struct intake_error *err)
+{
+	if (refuse_unsigned)
+		return refuse(err, 401, "signature_missing",
+			      "this source has no secret or token: set one in the sources file, or "
+			      "insecure = true");
+	enum verify_result v = verify_keys_request(keys, p->scheme, p->signature_header, path_token,
+						   body, len, header, ctx, now_us / 1000000);
+	if (v == VERIFY_OK)
+		return 0;
+	return refuse(err, 401, verify_result_name(v),
+		      v == VERIFY_MISSING ? "the request is not signed"
+		      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
+		      : v == VERIFY_TOKEN ? "the route's token is missing or wrong"
+					  : "the signature does not match");
+}
+
+int intake_request(const struct source *src, const char *path_token, const char *body, size_t len,
 		   const char *(*header)(void *ctx, const char *name), void *ctx, int64_t now_us,
 		   struct mapped *out, struct intake_error *err)
 {
-	enum verify_result v = verify_request((int)(p - platforms), p->scheme, p->signature_header,
-					      path_token, body, len, header, ctx, now_us / 1000000);
-	if (v != VERIFY_OK)
-		return refuse(err, 401, verify_result_name(v),
-			      v == VERIFY_MISSING ? "the request is not signed"
-			      : v == VERIFY_STALE ? "the signature's timestamp is too far from now"
-			      : v == VERIFY_TOKEN ? "the route's token is missing or wrong"
-						  : "the signature does not match");
+	const struct platform *p = src->platform;
+	if (verify_with(p, src->keys, src->refuse_unsigned, path_token, body, len, header, ctx,
+			now_us, err) < 0)
+		return -1;
 	return map_body(p, platform_zone(p), body, len, header, ctx, out, err);
 }
 
@@ -157,8 +175,9 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 	       const char *(*header)(void *ctx, const char *name), void *ctx, bool verify,
 	       int64_t now_us, struct mapped *out, struct intake_error *err)
 {
-	if (verify)
-		return intake_request(p, NULL, body, len, header, ctx, now_us, out, err);
+	if (verify && verify_with(p, verify_default((int)(p - platforms)), false, NULL, body, len,
+				  header, ctx, now_us, err) < 0)
+		return -1;
 	return map_body(p, platform_zone(p), body, len, header, ctx, out, err);
 }
 

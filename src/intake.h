@@ -30,9 +30,10 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 	       int64_t now_us, struct mapped *out, struct intake_error *err)
 	__attribute__((warn_unused_result));
 
-/* As intake_map, with verification, for a request that came with path_token (the last
- * path segment, or NULL). */
-int intake_request(const struct platform *p, const char *path_token, const char *body, size_t len,
+/* As intake_map, with verification by the source src (its platform's mapper), for a
+ * request that came with path_token (the last path segment, or NULL). */
+struct source;
+int intake_request(const struct source *src, const char *path_token, const char *body, size_t len,
 		   const char *(*header)(void *ctx, const char *name), void *ctx, int64_t now_us,
 		   struct mapped *out, struct intake_error *err)
 	__attribute__((warn_unused_result));

@@ -8,6 +8,8 @@
 #include "log.h"
 #include "migrate.h"
 #include "platform.h"
+#include "precall.h"
+#include "sources.h"
 #include "replay.h"
 #include "ts.h"
 #include "verify.h"
@@ -31,7 +33,7 @@
 
 static const char usage[] =
 	"usage: callbridge [serve | migrate | replay [options] | export [options] | config |\n"
-	"                   platforms [--json]] [--help] [--version]\n"
+	"                   check-config | platforms [--json]] [--help] [--version]\n"
 	"\n"
 	"  serve     run the HTTP server (the default)\n"
 	"  migrate   apply pending database migrations, then exit\n"
@@ -44,7 +46,10 @@ static const char usage[] =
 	"              --table T         calls, call_audits, sms_messages or contacts\n"
 	"              --since CURSOR    0 the first time, then the cursor it printed\n"
 	"              --limit N         at most N rows (default 1000)\n"
+	"              --source NAME     only that source's rows (docs/sources.md)\n"
 	"  config    print the settings table (name, default, meaning)\n"
+	"  check-config  check the settings, secrets and the sources file without starting;\n"
+	"            exit 0, or 1 with the reason (FILE:LINE for the sources file)\n"
 	"  platforms print the platform table, one line each in the table's order:\n"
 	"            slug, name, signature scheme and its header if it names one,\n"
 	"            tab-separated; --json: as a JSON array\n"
@@ -57,7 +62,7 @@ struct server {
 	struct http_server *http;
 	struct writer *writer;
 	struct workers *workers; /* NULL: one loop */
-	struct event *sigint, *sigterm, *drain;
+	struct event *sigint, *sigterm, *sighup, *drain;
 	int64_t stop_deadline_ms;
 	int shutdown_timeout_s;
 	int quiet_ticks;
@@ -83,7 +88,7 @@ static bool patterned_name(const char *name)
 	for (int i = 0; i < platform_count; i++)
 		if (verify_is_setting(platforms[i].slug, name))
 			return true;
-	return false;
+	return precall_is_setting(name);
 }
 
 static void warn_unknown(const char *name, const char *source)
@@ -210,6 +215,31 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(sv->base, NULL);
 }
 
+/* SIGHUP: the sources file again; a bad one is refused and the sources stay. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	const struct config *cfg = arg;
+	char err[512];
+	if (!cfg->sources_file || !*cfg->sources_file) {
+		log_notice("SIGHUP: no CALLBRIDGE_SOURCES_FILE to reload");
+		return;
+	}
+	if (sources_reload(cfg->sources_file, err, sizeof err) < 0) {
+		log_error("sources file refused; the sources in force stay", "error", err);
+		return;
+	}
+	struct sources *s = sources_acquire();
+	int n = 0;
+	while (sources_at(s, n))
+		n++;
+	sources_release(s);
+	char count[16];
+	snprintf(count, sizeof count, "%d", n - platform_count);
+	log_notice("sources file reloaded", "file", cfg->sources_file, "sources", count);
+}
+
 static int load_secrets(const struct config *cfg)
 {
 	char err[256];
@@ -217,6 +247,22 @@ static int load_secrets(const struct config *cfg)
 	for (int i = 0; i < platform_count; i++)
 		if (verify_load(i, platforms[i].slug, platforms[i].scheme, err, sizeof err) < 0)
 			return die("%s", err);
+	if (precall_load_tokens(err, sizeof err) < 0)
+		return die("%s", err);
+	struct sources *s = sources_load(cfg->sources_file, err, sizeof err);
+	if (!s)
+		return die("%s", err);
+	sources_install(s);
+	const struct source *src;
+	for (int i = platform_count; (src = sources_at(s, i)); i++) {
+		if (src->insecure && !verify_keys_required(src->keys))
+			log_warn("insecure source: anyone can post to its route", "platform",
+				 src->platform->slug, "source", src->name);
+		else if (src->refuse_unsigned)
+			log_warn("source without a secret or token: its deliveries are refused "
+				 "(add one, or insecure = true)",
+				 "platform", src->platform->slug, "source", src->name);
+	}
 	for (int i = 0; i < platform_count; i++) {
 		if (!verify_required(i))
 			log_warn(
@@ -301,8 +347,9 @@ static int serve(const struct config *cfg)
 	}
 	sv.sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
-	if (!sv.sigint || !sv.sigterm || event_add(sv.sigint, NULL) ||
-	    event_add(sv.sigterm, NULL)) {
+	sv.sighup = evsignal_new(sv.base, SIGHUP, on_hup, (void *)cfg);
+	if (!sv.sigint || !sv.sigterm || !sv.sighup || event_add(sv.sigint, NULL) ||
+	    event_add(sv.sigterm, NULL) || event_add(sv.sighup, NULL)) {
 		die("%s", "cannot install signal handlers");
 		goto done;
 	}
@@ -324,6 +371,8 @@ done:
 		event_free(sv.sigint);
 	if (sv.sigterm)
 		event_free(sv.sigterm);
+	if (sv.sighup)
+		event_free(sv.sighup);
 	if (sv.drain)
 		event_free(sv.drain);
 	if (sv.base)
@@ -355,7 +404,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "platforms"))
 		return print_platforms(argc, argv);
 	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config") &&
-	    strcmp(cmd, "replay") && strcmp(cmd, "export"))
+	    strcmp(cmd, "replay") && strcmp(cmd, "export") && strcmp(cmd, "check-config"))
 		return die("unknown command '%s' (see --help)", cmd);
 	for (int i = 2; i < argc; i++) {
 		const char **slot = NULL;
@@ -371,6 +420,8 @@ int main(int argc, char **argv)
 			slot = &exp.since;
 		else if (!strcmp(cmd, "export") && !strcmp(argv[i], "--limit"))
 			slot = &exp.limit;
+		else if (!strcmp(cmd, "export") && !strcmp(argv[i], "--source"))
+			slot = &exp.source;
 		if (!slot)
 			return die("unexpected argument '%s' (see --help)", argv[i]);
 		if (i + 1 == argc)
@@ -426,9 +477,14 @@ int main(int argc, char **argv)
 			log_notice("migrations done", "applied", n);
 			rc = 0;
 		}
+	} else if (!strcmp(cmd, "check-config")) {
+		rc = load_secrets(&cfg) != 0;
+		if (!rc)
+			printf("configuration ok\n");
 	} else {
 		rc = serve(&cfg);
 	}
+	sources_shutdown();
 	verify_free();
 	platform_free_zones();
 	cfg_free();

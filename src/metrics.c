@@ -1,5 +1,7 @@
 /* metrics — Prometheus text exposition (see metrics.h). */
 #include "metrics.h"
+#include "lookup.h"
+#include "sources.h"
 #include "wire.h"
 #include "pgw.h"
 #include "platform.h"
@@ -122,6 +124,108 @@ void metrics_delivery(int platform, const char *event_type, enum metrics_outcome
 	BUMP(latency_buckets[b], 1);
 	BUMP(latency_count, 1);
 	BUMP(latency_sum_us, (uint64_t)(latency_us > 0 ? latency_us : 0));
+}
+
+static uint64_t by_source[PLATFORM_MAX + 1][SOURCES_MAX + 1][OUT_COUNT];
+
+void metrics_source_delivery(int platform, int label, enum metrics_outcome outcome)
+{
+	if (label >= 0 && label <= SOURCES_MAX)
+		BUMP(by_source[platform_row(platform)][label][outcome], 1);
+}
+
+static void render_sources(struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "# HELP callbridge_source_deliveries_total Deliveries by "
+				 "platform, source and outcome.\n# TYPE "
+				 "callbridge_source_deliveries_total counter\n");
+	for (int p = 0; p <= PLATFORM_MAX; p++)
+		for (int id = 0; id <= SOURCES_MAX; id++) {
+			const char *name = NULL;
+			for (int o = 0; o < OUT_COUNT; o++) {
+				uint64_t n = READ(by_source[p][id][o]);
+				if (!n || (!name && !(name = sources_label_name(id))))
+					continue;
+				evbuffer_add_printf(
+					out,
+					"callbridge_source_deliveries_total{platform=\"%s\","
+					"source=\"%s\",outcome=\"%s\"} %llu\n",
+					row_slug(p), name, outcome_names[o], (unsigned long long)n);
+			}
+		}
+}
+
+/* A latency histogram over bucket_le: its HELP, TYPE, buckets, sum and count. */
+static void render_seconds(struct evbuffer *out, const char *name, const char *help,
+			   const uint64_t *buckets, const uint64_t *sum_us, const uint64_t *count)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	uint64_t cum = 0;
+	for (int b = 0; b < NBUCKETS; b++) {
+		cum += READ(buckets[b]);
+		evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_le[b],
+				    (unsigned long long)cum);
+	}
+	cum += READ(buckets[NBUCKETS]);
+	evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+			    (unsigned long long)cum, name, (double)READ(*sum_us) / 1e6, name,
+			    (unsigned long long)READ(*count));
+}
+
+#define PRECALL_ROWS 9 /* adapters, then GET /v1/callers */
+static uint64_t precall_n[PRECALL_ROWS][METRICS_PRECALL_OUTCOMES];
+static uint64_t precall_buckets[NBUCKETS + 1];
+static uint64_t precall_count, precall_sum_us, precall_unrecorded;
+
+void metrics_precall(int adapter, int outcome, int64_t latency_us)
+{
+	if (adapter < 0 || adapter > lookup_adapter_count || adapter >= PRECALL_ROWS ||
+	    outcome < 0 || outcome >= METRICS_PRECALL_OUTCOMES)
+		return;
+	BUMP(precall_n[adapter][outcome], 1);
+	if (outcome >= METRICS_PRECALL_UNAUTHORIZED)
+		return;
+	double s = (double)latency_us / 1e6;
+	int b = 0;
+	while (b < NBUCKETS && s > bucket_le[b])
+		b++;
+	BUMP(precall_buckets[b], 1);
+	BUMP(precall_count, 1);
+	BUMP(precall_sum_us, (uint64_t)(latency_us > 0 ? latency_us : 0));
+}
+
+void metrics_precall_unrecorded(uint64_t n)
+{
+	BUMP(precall_unrecorded, n);
+}
+
+static void render_precall(struct evbuffer *out)
+{
+	static const char *const names[METRICS_PRECALL_OUTCOMES] = {
+		"known", "unknown", "budget_exceeded", "unavailable", "unauthorized", "invalid"};
+	evbuffer_add_printf(out, "# HELP callbridge_precall_lookups_total Pre-call lookups by "
+				 "adapter and outcome.\n# TYPE callbridge_precall_lookups_total "
+				 "counter\n");
+	for (int a = 0; a <= lookup_adapter_count && a < PRECALL_ROWS; a++)
+		for (int o = 0; o < METRICS_PRECALL_OUTCOMES; o++) {
+			uint64_t n = READ(precall_n[a][o]);
+			if (n)
+				evbuffer_add_printf(
+					out,
+					"callbridge_precall_lookups_total{adapter=\"%s\",outcome=\"%s\"} "
+					"%llu\n",
+					a < lookup_adapter_count ? lookup_adapters[a].slug : "api",
+					names[o], (unsigned long long)n);
+		}
+	render_seconds(out, "callbridge_precall_seconds",
+		       "Time from a pre-call lookup's arrival to its answer.", precall_buckets,
+		       &precall_sum_us, &precall_count);
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_precall_unrecorded_total Pre-call lookups answered "
+			    "but not recorded in precall_lookups (no database).\n"
+			    "# TYPE callbridge_precall_unrecorded_total counter\n"
+			    "callbridge_precall_unrecorded_total %llu\n",
+			    (unsigned long long)READ(precall_unrecorded));
 }
 
 void metrics_delivery_error(int platform, const char *code, const char *detail)
@@ -274,22 +378,12 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		}
 	}
 
-	evbuffer_add_printf(
-		out, "# HELP callbridge_delivery_seconds Time from a delivery's "
-		     "arrival to its answer.\n# TYPE callbridge_delivery_seconds histogram\n");
-	uint64_t cum = 0;
-	for (int b = 0; b < NBUCKETS; b++) {
-		cum += READ(latency_buckets[b]);
-		evbuffer_add_printf(out, "callbridge_delivery_seconds_bucket{le=\"%g\"} %llu\n",
-				    bucket_le[b], (unsigned long long)cum);
-	}
-	cum += READ(latency_buckets[NBUCKETS]);
-	evbuffer_add_printf(out,
-			    "callbridge_delivery_seconds_bucket{le=\"+Inf\"} %llu\n"
-			    "callbridge_delivery_seconds_sum %.6f\n"
-			    "callbridge_delivery_seconds_count %llu\n",
-			    (unsigned long long)cum, (double)READ(latency_sum_us) / 1e6,
-			    (unsigned long long)READ(latency_count));
+	render_seconds(out, "callbridge_delivery_seconds",
+		       "Time from a delivery's arrival to its answer.", latency_buckets,
+		       &latency_sum_us, &latency_count);
+
+	render_sources(out);
+	render_precall(out);
 
 	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
 				 "class.\n# TYPE callbridge_http_responses_total counter\n");

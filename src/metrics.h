@@ -48,6 +48,18 @@ const char *metrics_outcome_name(enum metrics_outcome o);
 void metrics_signature_failure(int platform, const char *code);
 /* A request wire.c refused; reason is the refusal's name (wire_refusal_info). */
 void metrics_refused(const char *reason);
+/* A delivery's outcome by source (sources.h): label is the source's sources_label_id
+ * (configured sources only; -1: no series). */
+void metrics_source_delivery(int platform, int label, enum metrics_outcome outcome);
+
+/* Pre-call lookups: adapter is an index into lookup_adapters (lookup.h), or
+ * lookup_adapter_count for GET /v1/callers; outcome is an enum precall_outcome below
+ * PRECALL_DROPPED (those are not counted), or one of the two refusals here. */
+enum { METRICS_PRECALL_UNAUTHORIZED = 4, METRICS_PRECALL_INVALID, METRICS_PRECALL_OUTCOMES };
+void metrics_precall(int adapter, int outcome, int64_t latency_us);
+/* Lookups answered but not recorded in callbridge.precall_lookups. */
+void metrics_precall_unrecorded(uint64_t n);
+
 /* sp is NULL when the spool is disabled; drained and drain_refused count the drainer's
  * records since start: written, and refused by the database (see drain_counts). */
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp,

@@ -3,7 +3,7 @@
  * text, their array parameters and the key order of rows are batchsql's. */
 #include "pgw.h"
 #include "batchsql.h"
-#include "hostlist.h"
+#include "pghosts.h"
 #include "log.h"
 
 #include <stdint.h>
@@ -29,6 +29,10 @@ struct item {
 	int d; /* index in the batch, or -1 */
 };
 
+/* The most parameters of one statement: a row's columns, platform, event time, clear
+ * mask and source (batchsql_row_nparams). */
+#define PGW_MAXPARAMS (ROW_MAXCOLS + 4)
+
 struct conn {
 	struct pgw *w;
 	int id;
@@ -51,7 +55,7 @@ struct conn {
 	int nitems, cursor, cap;
 
 	/* Scratch for the array statements, kept from batch to batch. */
-	struct batchsql_array arr[ROW_MAXCOLS + 2];
+	struct batchsql_array arr[PGW_MAXPARAMS];
 	struct batchsql_ref *refs; /* batch_max * ROWS_MAX: the rows of one table, to sort */
 
 	int err_item; /* first failed item, or -1 */
@@ -59,13 +63,15 @@ struct conn {
 	char err_msg[300];
 };
 
+/* A delivery's source: "default" unless it names one. */
+static const char *src_of(const struct pgw_delivery *d)
+{
+	return d->source ? d->source : "default";
+}
+
 struct pgw {
 	struct event_base *base;
-	char *conninfo;
-	/* DATABASE_URL's host list (host, hostaddr, port: comma-separated, as libpq takes
-	 * them), when it names several: see next_host(). */
-	char *hosts[3];
-	int nhosts, first_host;
+	struct pghosts hosts; /* DATABASE_URL, with failover across its hosts */
 	struct pgw_options opt;
 	struct conn *conns;
 	struct pgw_delivery *head, *tail; /* the queue, in submission order */
@@ -86,7 +92,6 @@ const double pgw_commit_le_s[PGW_COMMIT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 
 
 static void conn_connect(struct conn *c);
 static void conn_up(struct conn *c);
-static void next_host(struct conn *c);
 static void conn_lost(struct conn *c, const char *why);
 static void pgw_kick(struct pgw *w);
 
@@ -291,6 +296,8 @@ static int event_cmp(const void *a, const void *b)
 	const struct pgw_delivery *y = *(struct pgw_delivery *const *)b;
 	int d = batchsql_key_cmp(x->platform, y->platform);
 	if (d == 0)
+		d = batchsql_key_cmp(src_of(x), src_of(y));
+	if (d == 0)
 		d = batchsql_key_cmp(x->dedupe_key, y->dedupe_key);
 	return d != 0 ? d : seq_cmp(a, b);
 }
@@ -298,8 +305,8 @@ static int event_cmp(const void *a, const void *b)
 /* Sends a prepared statement whose n parameters are the arrays c->arr[0..n-1]. */
 static bool send_arrays(struct conn *c, enum batchsql_stmt st, int n, enum role role)
 {
-	const char *vals[ROW_MAXCOLS + 2] = {0};
-	int lens[ROW_MAXCOLS + 2] = {0}, fmts[ROW_MAXCOLS + 2] = {0};
+	const char *vals[PGW_MAXPARAMS] = {0};
+	int lens[PGW_MAXPARAMS] = {0}, fmts[PGW_MAXPARAMS] = {0};
 	for (int i = 0; i < n; i++) {
 		if (c->arr[i].oom)
 			return false;
@@ -326,6 +333,7 @@ static bool batch_many(const struct conn *c)
 		if (d->replay_id > 0 || d->maybe_stored || d->row_by_row)
 			return false;
 		if (i > 0 && !batchsql_key_cmp(d->platform, c->batch[i - 1]->platform) &&
+		    !batchsql_key_cmp(src_of(d), src_of(c->batch[i - 1])) &&
 		    !batchsql_key_cmp(d->dedupe_key, c->batch[i - 1]->dedupe_key))
 			return false;
 	}
@@ -346,11 +354,11 @@ static bool send_event(struct conn *c, int i)
 			error, m->entity_id};
 		ok = send_stmt(c, BATCHSQL_REPLAY, 7, rv, NULL, NULL);
 	} else {
-		const char *vals[10] = {d->platform,    d->dedupe_key,  m->event_type,
+		const char *vals[11] = {d->platform,    d->dedupe_key,  m->event_type,
 					m->occurred_at, d->received_at, d->payload,
 					status_text(d), error,          d->maybe_stored ? "0" : "1",
-					m->entity_id};
-		ok = send_stmt(c, BATCHSQL_EVENT, 10, vals, NULL, NULL);
+					m->entity_id,   src_of(d)};
+		ok = send_stmt(c, BATCHSQL_EVENT, 11, vals, NULL, NULL);
 	}
 	return ok && add_item(c, R_EVENT, i);
 }
@@ -367,7 +375,7 @@ static bool send_events(struct conn *c)
 			m->event_type,  m->occurred_at,
 			d->received_at, d->payload,
 			status_text(d), d->db_failed ? d->detail : m->error,
-			m->entity_id};
+			m->entity_id,   src_of(d)};
 		for (int k = 0; k < BATCHSQL_EVENTS_NPARAMS; k++)
 			batchsql_array_add(&c->arr[k], vals[k]);
 	}
@@ -428,14 +436,15 @@ static bool send_row(struct conn *c, int i, const struct row *row)
 {
 	const struct pgw_delivery *d = c->batch[i];
 	const struct row_spec *s = rows_spec(row->table);
-	const char *vals[ROW_MAXCOLS + 2];
+	const char *vals[PGW_MAXPARAMS];
 	char clear[ROW_MAXCOLS + 1];
 	vals[0] = d->platform;
 	vals[1] = event_time(d);
 	memcpy(vals + 2, row->v, (size_t)s->ncols * sizeof vals[0]);
 	vals[s->ncols + 2] = rows_clear_text(row, clear); /* sent only when s->clears */
-	return send_stmt(c, BATCHSQL_ROW0 + row->table, batchsql_row_nparams(s), vals, NULL,
-			 NULL) &&
+	int n = batchsql_row_nparams(s);
+	vals[n - 1] = src_of(d); /* last, after the mask when there is one */
+	return send_stmt(c, BATCHSQL_ROW0 + row->table, n, vals, NULL, NULL) &&
 	       add_item(c, R_ROW, i);
 }
 
@@ -464,8 +473,10 @@ static bool send_table(struct conn *c, enum row_table t)
 	int n = 0;
 	for (int i = 0, r = -1; next_row(c, t, &i, &r); n++) {
 		const struct row *row = &c->batch[i]->mapped->rows[r];
-		c->refs[n] = (struct batchsql_ref){
-			{c->batch[i]->platform, row->v[0], s->nkeys > 1 ? row->v[1] : NULL}, i, r};
+		c->refs[n] = (struct batchsql_ref){{c->batch[i]->platform, src_of(c->batch[i]),
+						    row->v[0], s->nkeys > 1 ? row->v[1] : NULL},
+						   i,
+						   r};
 	}
 	if (n == 0)
 		return true;
@@ -489,6 +500,7 @@ static bool send_table(struct conn *c, enum row_table t)
 			batchsql_array_add(&c->arr[k + 2], row->v[k]);
 		if (s->clears)
 			batchsql_array_add(&c->arr[s->ncols + 2], rows_clear_text(row, clear));
+		batchsql_array_add(&c->arr[nparams - 1], src_of(d));
 	}
 	for (int k = 0; k < nparams; k++)
 		batchsql_array_end(&c->arr[k]);
@@ -505,15 +517,16 @@ static bool send_transcripts(struct conn *c)
 		const struct transcript *t = &d->mapped->transcript;
 		if (writes_rows(d) && t->call_external_id && t->json)
 			c->refs[n++] = (struct batchsql_ref){
-				{d->platform, t->call_external_id, NULL}, i, 0};
+				{d->platform, src_of(d), t->call_external_id, NULL}, i, 0};
 	}
 	(void)batchsql_refs_sort(c->refs, n); /* one call twice: both run, in the batch's order */
 	bool ok = true;
 	for (int j = 0; ok && j < n; j++) {
 		const struct pgw_delivery *d = c->batch[c->refs[j].i];
 		const struct transcript *t = &d->mapped->transcript;
-		const char *vals[4] = {d->platform, t->call_external_id, event_time(d), t->json};
-		ok = send_stmt(c, BATCHSQL_TRANSCRIPT, 4, vals, NULL, NULL) &&
+		const char *vals[5] = {d->platform, t->call_external_id, event_time(d), t->json,
+				       src_of(d)};
+		ok = send_stmt(c, BATCHSQL_TRANSCRIPT, 5, vals, NULL, NULL) &&
 		     add_item(c, R_ROW, c->refs[j].i);
 	}
 	return ok;
@@ -715,12 +728,13 @@ static void read_event(struct pgw_delivery *d, const PGresult *r, int j, int col
 
 /* The delivery of the batch with this event key; PostgreSQL answers in the order sent,
  * so it is looked for at position hint first. */
-static struct pgw_delivery *batch_find(const struct conn *c, const char *platform, const char *key,
-				       int hint)
+static struct pgw_delivery *batch_find(const struct conn *c, const char *platform,
+				       const char *source, const char *key, int hint)
 {
 	for (int k = 0; k < c->nbatch; k++) {
 		struct pgw_delivery *d = c->batch[(hint + k) % c->nbatch];
-		if (d && !strcmp(d->dedupe_key, key) && !strcmp(d->platform, platform))
+		if (d && !strcmp(d->dedupe_key, key) && !strcmp(d->platform, platform) &&
+		    !strcmp(src_of(d), source))
 			return d;
 	}
 	return NULL;
@@ -742,7 +756,8 @@ static void take_result(struct conn *c, const struct item *it, PGresult *r)
 	if (it->role == R_EVENTS && st == PGRES_TUPLES_OK) {
 		for (int j = 0; j < PQntuples(r); j++) {
 			struct pgw_delivery *d =
-				batch_find(c, PQgetvalue(r, j, 0), PQgetvalue(r, j, 1), j);
+				batch_find(c, PQgetvalue(r, j, 0), PQgetvalue(r, j, 5),
+					   PQgetvalue(r, j, 1), j);
 			if (d) {
 				read_event(d, r, j, 2);
 				c->matched++;
@@ -898,67 +913,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (c->state == CS_DOWN)
 		conn_connect(c);
 	else if (c->state == CS_CONNECTING) {
-		next_host(c);
+		pghosts_stuck(&c->w->hosts, c->pg);
 		conn_lost(c, "connection attempt timed out");
 	} else
 		conn_lost(c, "database did not answer in time");
 }
 
-/* ---- several hosts ----
- * libpq tries DATABASE_URL's hosts in turn, but its connect_timeout does not apply to a
- * non-blocking connection: our own timer ends an attempt stuck on a host that accepts and
- * never answers (or drops packets), and the next attempt would begin with that host
- * again, never reaching the others. So after a timed-out attempt, the next one begins
- * with the host after the one it was stuck on (the lists given to libpq rotated). */
-static const char *const host_keys[3] = {"host", "hostaddr", "port"};
-
-static void parse_hosts(struct pgw *w)
-{
-	PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		for (int k = 0; k < 3; k++)
-			if (o->val && o->val[0] && !strcmp(o->keyword, host_keys[k]))
-				w->hosts[k] = strdup(o->val);
-	PQconninfoFree(opts);
-	w->nhosts = w->hosts[0]   ? hostlist_count(w->hosts[0])
-		    : w->hosts[1] ? hostlist_count(w->hosts[1])
-				  : 1;
-	for (int k = 0; k < 3; k++)
-		if (w->hosts[k] && strlen(w->hosts[k]) > 900)
-			w->nhosts = 1; /* beyond conn_connect's room: never rotated */
-}
-
-/* After an attempt timed out: the next begins with the host after the one it was on. */
-static void next_host(struct conn *c)
-{
-	struct pgw *w = c->w;
-	if (w->nhosts < 2)
-		return;
-	const char *host = c->pg ? PQhost(c->pg) : NULL, *port = c->pg ? PQport(c->pg) : NULL;
-	const char *list = w->hosts[0] ? w->hosts[0] : w->hosts[1];
-	int at = host ? hostlist_find_pair(list, w->hosts[2], host, port) : -1;
-	w->first_host = ((at >= 0 ? at : w->first_host) + 1) % w->nhosts;
-	log_warn("a database host did not answer in time; the next attempt begins with the next",
-		 "host", host ? host : "?", "port", port ? port : "?");
-}
-
+/* A new attempt, beginning with the host after one that hung (pghosts.h). */
 static void conn_connect(struct conn *c)
 {
 	struct pgw *w = c->w;
-	const char *keys[6] = {"application_name", "dbname"};
-	const char *vals[6] = {"callbridge", w->conninfo};
-	char lists[3][1024];
-	int n = 2;
-	for (int k = 0; w->nhosts > 1 && w->first_host > 0 && k < 3; k++)
-		if (w->hosts[k]) { /* after dbname: these override its host list */
-			if (!hostlist_rotate(w->hosts[k], w->nhosts, w->first_host, lists[k],
-					     sizeof lists[k]))
-				continue; /* parse_hosts keeps lists that long from rotating */
-			keys[n] = host_keys[k];
-			vals[n++] = lists[k];
-		}
-	keys[n] = vals[n] = NULL;
-	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->pg = pghosts_start(&w->hosts, "callbridge");
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
@@ -1199,13 +1164,11 @@ struct pgw *pgw_new(struct event_base *base, const char *conninfo, const struct 
 	w->opt = *opt;
 	w->unnamed = opt->pooler == PGW_POOLER_TRANSACTION;
 	w->down_since_ms = now_ms(); /* until the first connection is up */
-	w->conninfo = strdup(conninfo);
-	if (w->conninfo)
-		parse_hosts(w);
+	bool hosts_ok = pghosts_init(&w->hosts, conninfo) == 0;
 	w->conns = calloc((size_t)opt->connections, sizeof *w->conns);
 	w->kick = evtimer_new(base, on_kick, w);
 	w->due = evtimer_new(base, on_queue_due, w);
-	if (!w->conninfo || !w->conns || !w->kick || !w->due)
+	if (!hosts_ok || !w->conns || !w->kick || !w->due)
 		goto fail;
 	for (int i = 0; i < opt->connections; i++) {
 		struct conn *c = &w->conns[i];
@@ -1252,7 +1215,7 @@ void pgw_free(struct pgw **wp)
 		free(c->batch);
 		free(c->items);
 		free(c->refs);
-		for (int k = 0; k < ROW_MAXCOLS + 2; k++)
+		for (int k = 0; k < PGW_MAXPARAMS; k++)
 			batchsql_array_free(&c->arr[k]);
 	}
 	fail_queue(w);
@@ -1261,9 +1224,7 @@ void pgw_free(struct pgw **wp)
 	if (w->due)
 		event_free(w->due);
 	free(w->conns);
-	free(w->conninfo);
-	for (int k = 0; k < 3; k++)
-		free(w->hosts[k]);
+	pghosts_free(&w->hosts);
 	batchsql_stmts_free(&w->stmts);
 	free(w);
 	*wp = NULL;

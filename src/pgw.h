@@ -86,6 +86,7 @@ enum pgw_outcome {
 struct pgw_delivery {
 	/* Input. */
 	const char *platform;
+	const char *source; /* the source's name; NULL: "default" */
 	const char *dedupe_key;
 	const char *received_at; /* canonical timestamp */
 	const char *payload;     /* the body: JSON text */

@@ -23,7 +23,7 @@ struct item {
 	struct mapped m;
 	char *payload;
 	char received_at[40];
-	char platform[32];
+	char platform[32], source[65];
 };
 
 struct run {
@@ -51,7 +51,7 @@ static PGresult *fetch(PGconn *pg, const struct replay_filter *f, long long afte
 	const char *params[] = {after_s, f->platform, f->status, f->since};
 	return PQexecParams(
 		pg,
-		"SELECT id, platform, payload::text, received_at FROM callbridge.webhook_events"
+		"SELECT id, platform, payload::text, received_at, source FROM callbridge.webhook_events"
 		" WHERE id > $1::bigint AND ($2::text IS NULL OR platform = $2)"
 		" AND ($3::text IS NULL OR status = $3)"
 		" AND ($4::timestamptz IS NULL OR received_at >= $4::timestamptz)"
@@ -123,6 +123,8 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 				 PQgetvalue(res, i, 3));
 			snprintf(it->platform, sizeof it->platform, "%s", p->slug);
 			it->w.platform = it->platform;
+			snprintf(it->source, sizeof it->source, "%s", PQgetvalue(res, i, 4));
+			it->w.source = it->source;
 			it->w.dedupe_key = it->m.dedupe_key;
 			it->w.received_at = it->received_at;
 			it->w.payload = payload;

@@ -92,16 +92,16 @@ static const enum col_type contact_types[CONTACT_NCOLS] = {
  * as keys. tests/e2e/23-two-ways.t stores a 6 KB value in every string field of each
  * platform's events, so an index added without a line here fails it. */
 static const struct row_spec specs[TBL_COUNT] = {
-	[TBL_CALLS] = {"callbridge.calls", "platform, external_id", "last_event_at", CALL_NCOLS,
-		       call_cols, call_types, 1, 0,
+	[TBL_CALLS] = {"callbridge.calls", "platform, source, external_id", "last_event_at",
+		       CALL_NCOLS, call_cols, call_types, 1, 0,
 		       1ull << CALL_AGENT_ID | 1ull << CALL_CUSTOMER_NUMBER |
 			       1ull << CALL_TRANSFER_CHAIN_ID | 1ull << CALL_CARRIER_CALL_ID,
 		       0},
 	[TBL_AUDITS] = {"callbridge.call_audits", "call_id, kind", "occurred_at", AUDIT_NCOLS,
 			audit_cols, audit_types, 2, 1, 0, 0},
-	[TBL_SMS] = {"callbridge.sms_messages", "platform, external_id", "last_event_at", SMS_NCOLS,
-		     sms_cols, sms_types, 1, 0, 0, 0},
-	[TBL_CONTACTS] = {"callbridge.contacts", "platform, external_id", "last_event_at",
+	[TBL_SMS] = {"callbridge.sms_messages", "platform, source, external_id", "last_event_at",
+		     SMS_NCOLS, sms_cols, sms_types, 1, 0, 0, 0},
+	[TBL_CONTACTS] = {"callbridge.contacts", "platform, source, external_id", "last_event_at",
 			  CONTACT_NCOLS, contact_cols, contact_types, 1, 0,
 			  1ull << CONTACT_PHONE_NUMBERS, 1},
 };

@@ -10,7 +10,9 @@
  *   4  payload length
  *   8  CRC-32C (Castagnoli) of the payload
  *  12  flags: SPOOL_MAYBE_STORED or 0; a record with any other bit set reads as corrupt
- *  16  payload: platform slug, received_at, dedupe key and body, each followed by a NUL
+ *  16  payload: platform slug (or "<slug>.<source>" for a source of the sources file;
+ *      a slug alone is the default source, as in every segment written before sources),
+ *      received_at, dedupe key and body, each followed by a NUL
  *      (so no field holds a NUL: the body is JSON text that intake has checked, and
  *      JSON text has none).
  * The flags are outside the checksum: a flipped SPOOL_MAYBE_STORED can only change

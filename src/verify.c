@@ -21,15 +21,19 @@ struct secret {
 	size_t len;
 };
 
-static struct {
+struct verify_keys {
 	struct secret s[MAX_SECRETS];
 	int n;
 	char upper[32]; /* the slug in upper case: names its variables */
-	bool override;  /* CALLBRIDGE_<SLUG>_SIGNATURE is set */
+	bool override;  /* a scheme other than the platform's default is set */
 	enum verify_scheme scheme;
 	char header[64]; /* for hmac-hex / stripe, "" = the default */
 	char *path_token, *bearer;
-} keys[PLATFORM_MAX];
+	int tolerance; /* seconds; 0: the global one */
+};
+
+/* The default source of each platform, from CALLBRIDGE_<SLUG>_* (verify_load). */
+static struct verify_keys keys[PLATFORM_MAX];
 
 static int tolerance = 300;
 
@@ -38,9 +42,24 @@ void verify_set_tolerance(int seconds)
 	tolerance = seconds;
 }
 
-static const char *const suffixes[] = {
-	"_SECRET",       "_SECRET_FILE",       "_SIGNATURE", "_PATH_TOKEN", "_PATH_TOKEN_FILE",
-	"_BEARER_TOKEN", "_BEARER_TOKEN_FILE", "_TIMEZONE",  NULL};
+/* Whether a signature's time ts is further from now than k's tolerance. */
+static bool stale(const struct verify_keys *k, int64_t ts, int64_t now_s)
+{
+	int t = k->tolerance ? k->tolerance : tolerance;
+	return ts < now_s - t || ts > now_s + t;
+}
+
+static const char *const suffixes[] = {"_SECRET",
+				       "_SECRET_FILE",
+				       "_SIGNATURE",
+				       "_PATH_TOKEN",
+				       "_PATH_TOKEN_FILE",
+				       "_BEARER_TOKEN",
+				       "_BEARER_TOKEN_FILE",
+				       "_PRECALL_TOKEN",
+				       "_PRECALL_TOKEN_FILE",
+				       "_TIMEZONE",
+				       NULL};
 
 bool verify_is_setting(const char *slug, const char *name)
 {
@@ -56,61 +75,16 @@ bool verify_is_setting(const char *slug, const char *name)
 	return false;
 }
 
-/* The value of CALLBRIDGE_<SLUG><suffix>, or of the file its _FILE twin names (one
- * trailing newline dropped). NULL when neither is set; -1 via *bad on errors. Returns a
- * malloc'd copy. */
+/* CALLBRIDGE_<SLUG><suffix> or its _FILE twin (cfg_secret). */
 static char *setting(int idx, const char *suffix, char *err, size_t errlen, bool *bad)
 {
-	char name[96], fname[104];
+	char name[96];
 	snprintf(name, sizeof name, "CALLBRIDGE_%s%s", keys[idx].upper, suffix);
-	snprintf(fname, sizeof fname, "%s_FILE", name);
-	const char *val = cfg_lookup(name), *path = cfg_lookup(fname);
-	/* Empty is unset, as for every setting: a compose file passes both forms with empty
-	 * defaults. */
-	if (val && !*val)
-		val = NULL;
-	if (path && !*path)
-		path = NULL;
-	if (val && path) {
-		snprintf(err, errlen, "%s and %s are both set; keep one", name, fname);
-		*bad = true;
-		return NULL;
-	}
-	if (!path) {
-		char *copy = val ? strdup(val) : NULL;
-		if (val && !copy) { /* never read as "no secret": that would fail open */
-			snprintf(err, errlen, "%s: out of memory", name);
-			*bad = true;
-		}
-		return copy;
-	}
-	FILE *f = fopen(path, "r");
-	char buf[4096];
-	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-	if (!f || ferror(f) || n == sizeof buf - 1) {
-		snprintf(err, errlen, "%s: cannot read %s%s", fname, path,
-			 f && n == sizeof buf - 1 ? " (over 4 KiB)" : "");
-		if (f)
-			fclose(f);
-		*bad = true;
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	if (n && buf[n - 1] == '\r')
-		buf[--n] = '\0';
-	char *copy = strdup(buf);
-	OPENSSL_cleanse(buf, sizeof buf);
-	if (!copy) {
-		snprintf(err, errlen, "%s: out of memory", fname);
-		*bad = true;
-	}
-	return copy;
+	return cfg_secret(name, err, errlen, bad);
 }
 
-static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
+static int parse_scheme(struct verify_keys *k, const char *what, const char *v, char *err,
+			size_t errlen)
 {
 	static const struct {
 		const char *name;
@@ -124,12 +98,12 @@ static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (strlen(names[i].name) != n || strncmp(v, names[i].name, n) != 0)
 			continue;
-		keys[idx].override = true;
-		keys[idx].scheme = names[i].scheme;
+		k->override = true;
+		k->scheme = names[i].scheme;
 		if (v[n] == ':' &&
 		    (names[i].scheme == VERIFY_HEX_BODY || names[i].scheme == VERIFY_STRIPE) &&
-		    v[n + 1] && strlen(v + n + 1) < sizeof keys[idx].header) {
-			snprintf(keys[idx].header, sizeof keys[idx].header, "%s", v + n + 1);
+		    v[n + 1] && strlen(v + n + 1) < sizeof k->header) {
+			snprintf(k->header, sizeof k->header, "%s", v + n + 1);
 			return 0;
 		}
 		if (v[n] == '\0')
@@ -137,9 +111,8 @@ static int parse_scheme(int idx, const char *v, char *err, size_t errlen)
 		break;
 	}
 	snprintf(err, errlen,
-		 "CALLBRIDGE_%s_SIGNATURE: '%s' is not one of simz, hmac-hex[:Header], standard, "
-		 "stripe[:Header], none",
-		 keys[idx].upper, v);
+		 "%s: '%s' is not one of simz, hmac-hex[:Header], standard, stripe[:Header], none",
+		 what, v);
 	return -1;
 }
 
@@ -187,12 +160,38 @@ int verify_base64_decode(const char *s, size_t len, unsigned char *out, size_t c
 	return (int)n;
 }
 
-static int load_secrets(int idx, const char *name, const char *val, enum verify_scheme scheme,
-			char *err, size_t errlen);
+static int load_secrets(struct verify_keys *k, const char *name, const char *val,
+			enum verify_scheme scheme, char *err, size_t errlen);
+
+int verify_keys_set(struct verify_keys *k, const char *what, enum verify_scheme scheme,
+		    const struct verify_settings *set, char *err, size_t errlen)
+{
+	char name[160];
+	if (set->signature) {
+		snprintf(name, sizeof name, "%s%s", what, set->sig_suffix ? set->sig_suffix : "");
+		if (parse_scheme(k, name, set->signature, err, errlen) < 0)
+			return -1;
+	}
+	if (k->override)
+		scheme = k->scheme;
+	k->tolerance = set->tolerance;
+	if ((set->path_token && !(k->path_token = strdup(set->path_token))) ||
+	    (set->bearer && !(k->bearer = strdup(set->bearer)))) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	if (!set->secrets)
+		return 0;
+	snprintf(name, sizeof name, "%s%s", what, set->secret_suffix ? set->secret_suffix : "");
+	if (scheme == VERIFY_NONE) {
+		snprintf(err, errlen, "%s is set but the signature scheme is none", name);
+		return -1;
+	}
+	return load_secrets(k, name, set->secrets, scheme, err, errlen);
+}
 
 int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err, size_t errlen)
 {
-	char name[64];
 	size_t i;
 	bool bad = false;
 	if (idx < 0 || idx >= PLATFORM_MAX) {
@@ -202,37 +201,32 @@ int verify_load(int idx, const char *slug, enum verify_scheme scheme, char *err,
 	for (i = 0; slug[i] && i + 1 < sizeof keys[idx].upper; i++)
 		keys[idx].upper[i] = (char)toupper((unsigned char)slug[i]);
 	keys[idx].upper[i] = '\0';
-	snprintf(name, sizeof name, "CALLBRIDGE_%s_SECRET", keys[idx].upper);
+	char what[64];
+	snprintf(what, sizeof what, "CALLBRIDGE_%s", keys[idx].upper);
 
+	struct verify_settings set = {.sig_suffix = "_SIGNATURE", .secret_suffix = "_SECRET"};
 	char *sig = setting(idx, "_SIGNATURE", err, errlen, &bad);
-	int rc = sig ? parse_scheme(idx, sig, err, errlen) : 0;
-	free(sig);
-	if (rc < 0 || bad)
-		return -1;
-	if (keys[idx].override)
-		scheme = keys[idx].scheme;
-	keys[idx].path_token = setting(idx, "_PATH_TOKEN", err, errlen, &bad);
-	keys[idx].bearer = bad ? NULL : setting(idx, "_BEARER_TOKEN", err, errlen, &bad);
+	char *pt = bad ? NULL : setting(idx, "_PATH_TOKEN", err, errlen, &bad);
+	char *bearer = bad ? NULL : setting(idx, "_BEARER_TOKEN", err, errlen, &bad);
 	char *val = bad ? NULL : setting(idx, "_SECRET", err, errlen, &bad);
-	if (bad)
-		return -1;
-	if (!val)
-		return 0;
-	if (scheme == VERIFY_NONE) {
-		snprintf(err, errlen, "%s is set but the signature scheme is none", name);
-		OPENSSL_cleanse(val, strlen(val));
-		free(val);
-		return -1;
-	}
-	rc = load_secrets(idx, name, val, scheme, err, errlen);
-	OPENSSL_cleanse(val, strlen(val));
-	free(val);
+	set.signature = sig;
+	set.path_token = pt;
+	set.bearer = bearer;
+	set.secrets = val;
+	int rc = bad ? -1 : verify_keys_set(&keys[idx], what, scheme, &set, err, errlen);
+	free(sig);
+	char *held[] = {pt, bearer, val};
+	for (int j = 0; j < 3; j++)
+		if (held[j]) {
+			OPENSSL_cleanse(held[j], strlen(held[j]));
+			free(held[j]);
+		}
 	return rc;
 }
 
-/* Splits the comma-separated secrets of one variable into keys[idx]. */
-static int load_secrets(int idx, const char *name, const char *val, enum verify_scheme scheme,
-			char *err, size_t errlen)
+/* Splits the comma-separated secrets of one variable into k. */
+static int load_secrets(struct verify_keys *k, const char *name, const char *val,
+			enum verify_scheme scheme, char *err, size_t errlen)
 {
 	const char *p = val;
 	while (*p) {
@@ -245,11 +239,11 @@ static int load_secrets(int idx, const char *name, const char *val, enum verify_
 			n--;
 		if (n == 0)
 			continue;
-		if (keys[idx].n == MAX_SECRETS) {
+		if (k->n == MAX_SECRETS) {
 			snprintf(err, errlen, "%s: more than %d secrets", name, MAX_SECRETS);
 			return -1;
 		}
-		struct secret *s = &keys[idx].s[keys[idx].n++];
+		struct secret *s = &k->s[k->n++];
 		s->key = malloc(n);
 		if (!s->key) {
 			snprintf(err, errlen, "out of memory");
@@ -259,8 +253,8 @@ static int load_secrets(int idx, const char *name, const char *val, enum verify_
 		s->len = n;
 		if (scheme == VERIFY_STANDARD) {
 			size_t skip = n > 6 && !memcmp(start, "whsec_", 6) ? 6 : 0;
-			int k = verify_base64_decode(start + skip, n - skip, s->key, n);
-			if (k <= 0) {
+			int got = verify_base64_decode(start + skip, n - skip, s->key, n);
+			if (got <= 0) {
 				snprintf(
 					err, errlen,
 					"%s: a Standard Webhooks secret is standard base64 (padding "
@@ -269,21 +263,36 @@ static int load_secrets(int idx, const char *name, const char *val, enum verify_
 				return -1;
 			}
 			/* The tail still holds the secret's text, and verify_free wipes len. */
-			OPENSSL_cleanse(s->key + k, n - (size_t)k);
-			s->len = (size_t)k;
+			OPENSSL_cleanse(s->key + got, n - (size_t)got);
+			s->len = (size_t)got;
 		}
 	}
 	return 0;
 }
 
+bool verify_keys_required(const struct verify_keys *k)
+{
+	return k->n > 0 || k->path_token || k->bearer;
+}
+
+bool verify_keys_have_path_token(const struct verify_keys *k)
+{
+	return k->path_token != NULL;
+}
+
 bool verify_required(int idx)
 {
-	return keys[idx].n > 0 || keys[idx].path_token || keys[idx].bearer;
+	return verify_keys_required(&keys[idx]);
 }
 
 bool verify_has_path_token(int idx)
 {
-	return keys[idx].path_token != NULL;
+	return verify_keys_have_path_token(&keys[idx]);
+}
+
+const struct verify_keys *verify_default(int idx)
+{
+	return &keys[idx];
 }
 
 int verify_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
@@ -346,10 +355,11 @@ static bool parse_unix(const char *s, int64_t *out)
 	return true;
 }
 
-static enum verify_result match_any(int idx, const void *const *parts, const size_t *lens, int n,
+static enum verify_result match_any(const struct verify_keys *k, const void *const *parts,
+				    const size_t *lens, int n,
 				    const unsigned char *const *candidates, int ncand);
 
-static enum verify_result check_simz(int idx, const char *body, size_t len,
+static enum verify_result check_simz(const struct verify_keys *k, const char *body, size_t len,
 				     const char *(*header)(void *, const char *), void *ctx,
 				     int64_t now_s)
 {
@@ -363,22 +373,22 @@ static enum verify_result check_simz(int idx, const char *body, size_t len,
 		sig += 7;
 	if (!parse_unix(tss, &ts) || !unhex32(sig, strlen(sig), got))
 		return VERIFY_BAD;
-	if (ts < now_s - tolerance || ts > now_s + tolerance)
+	if (stale(k, ts, now_s))
 		return VERIFY_STALE;
 	const void *parts[] = {tss, ".", body};
 	const size_t lens[] = {strlen(tss), 1, len};
 	const unsigned char *cand[] = {got};
-	return match_any(idx, parts, lens, 3, cand, 1);
+	return match_any(k, parts, lens, 3, cand, 1);
 }
 
 /* Tries every secret of platform idx: OK when one produces expected[32]. */
-static enum verify_result match_any(int idx, const void *const *parts, const size_t *lens, int n,
+static enum verify_result match_any(const struct verify_keys *k, const void *const *parts,
+				    const size_t *lens, int n,
 				    const unsigned char *const *candidates, int ncand)
 {
 	unsigned char want[32];
-	for (int i = 0; i < keys[idx].n; i++) {
-		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, n,
-				       want) < 0)
+	for (int i = 0; i < k->n; i++) {
+		if (verify_hmac_sha256(k->s[i].key, k->s[i].len, parts, lens, n, want) < 0)
 			return VERIFY_BAD;
 		for (int c = 0; c < ncand; c++)
 			if (CRYPTO_memcmp(want, candidates[c], 32) == 0)
@@ -387,9 +397,9 @@ static enum verify_result match_any(int idx, const void *const *parts, const siz
 	return VERIFY_BAD;
 }
 
-static enum verify_result check_hex_body(int idx, const char *sig_header, const char *body,
-					 size_t len, const char *(*header)(void *, const char *),
-					 void *ctx)
+static enum verify_result check_hex_body(const struct verify_keys *k, const char *sig_header,
+					 const char *body, size_t len,
+					 const char *(*header)(void *, const char *), void *ctx)
 {
 	const char *sig = sig_header ? header(ctx, sig_header) : NULL;
 	unsigned char got[32];
@@ -402,7 +412,7 @@ static enum verify_result check_hex_body(int idx, const char *sig_header, const 
 	const void *parts[] = {body};
 	const size_t lens[] = {len};
 	const unsigned char *cand[] = {got};
-	return match_any(idx, parts, lens, 1, cand, 1);
+	return match_any(k, parts, lens, 1, cand, 1);
 }
 
 /* Standard Webhooks (and Svix, its origin): the signature header lists space-separated
@@ -410,7 +420,7 @@ static enum verify_result check_hex_body(int idx, const char *sig_header, const 
  * and undecodable entries are skipped. The header is walked once, comparing each entry
  * with one MAC per secret made before the walk, so the number of entries is bounded only
  * by the header size (http.c caps headers at 64 KiB) and the work stays linear in it. */
-static enum verify_result check_standard(int idx, const char *body, size_t len,
+static enum verify_result check_standard(const struct verify_keys *k, const char *body, size_t len,
 					 const char *(*header)(void *, const char *), void *ctx,
 					 int64_t now_s)
 {
@@ -427,15 +437,14 @@ static enum verify_result check_standard(int idx, const char *body, size_t len,
 		return VERIFY_MISSING;
 	if (!parse_unix(tss, &ts))
 		return VERIFY_BAD;
-	if (ts < now_s - tolerance || ts > now_s + tolerance)
+	if (stale(k, ts, now_s))
 		return VERIFY_STALE;
 
 	unsigned char want[MAX_SECRETS][32];
 	const void *parts[] = {id, ".", tss, ".", body};
 	const size_t lens[] = {strlen(id), 1, strlen(tss), 1, len};
-	for (int i = 0; i < keys[idx].n; i++)
-		if (verify_hmac_sha256(keys[idx].s[i].key, keys[idx].s[i].len, parts, lens, 5,
-				       want[i]) < 0)
+	for (int i = 0; i < k->n; i++)
+		if (verify_hmac_sha256(k->s[i].key, k->s[i].len, parts, lens, 5, want[i]) < 0)
 			return VERIFY_BAD;
 	enum verify_result rc = VERIFY_BAD;
 	for (const char *p = sig; *p && rc != VERIFY_OK;) {
@@ -443,7 +452,7 @@ static enum verify_result check_standard(int idx, const char *body, size_t len,
 		unsigned char got[32];
 		if (n > 3 && !strncmp(p, "v1,", 3) &&
 		    verify_base64_decode(p + 3, n - 3, got, sizeof got) == 32)
-			for (int i = 0; i < keys[idx].n; i++)
+			for (int i = 0; i < k->n; i++)
 				if (CRYPTO_memcmp(want[i], got, 32) == 0)
 					rc = VERIFY_OK;
 		p += n;
@@ -456,9 +465,10 @@ static enum verify_result check_standard(int idx, const char *body, size_t len,
 }
 
 /* Stripe style: t=<unix>,v1=<hex>[,v1=<hex>]; signed content "<t>.<body>". */
-static enum verify_result check_stripe(int idx, const char *sig_header, const char *body,
-				       size_t len, const char *(*header)(void *, const char *),
-				       void *ctx, int64_t now_s)
+static enum verify_result check_stripe(const struct verify_keys *k, const char *sig_header,
+				       const char *body, size_t len,
+				       const char *(*header)(void *, const char *), void *ctx,
+				       int64_t now_s)
 {
 	const char *sig = header(ctx, sig_header);
 	unsigned char got[MAX_SECRETS][32];
@@ -479,11 +489,11 @@ static enum verify_result check_stripe(int idx, const char *sig_header, const ch
 	int64_t t;
 	if (!ts[0] || ncand == 0 || !parse_unix(ts, &t))
 		return VERIFY_BAD;
-	if (t < now_s - tolerance || t > now_s + tolerance)
+	if (stale(k, t, now_s))
 		return VERIFY_STALE;
 	const void *parts[] = {ts, ".", body};
 	const size_t lens[] = {strlen(ts), 1, len};
-	return match_any(idx, parts, lens, 3, cand, ncand);
+	return match_any(k, parts, lens, 3, cand, ncand);
 }
 
 static bool same_token(const char *want, const char *got)
@@ -492,25 +502,59 @@ static bool same_token(const char *want, const char *got)
 	return got && strlen(got) == n && CRYPTO_memcmp(want, got, n) == 0;
 }
 
+enum verify_result verify_keys_request(const struct verify_keys *k,
+				       enum verify_scheme default_scheme,
+				       const char *default_header, const char *path_token,
+				       const char *body, size_t len,
+				       const char *(*header)(void *ctx, const char *name),
+				       void *ctx, int64_t now_s)
+{
+	if (k->path_token && !same_token(k->path_token, path_token))
+		return VERIFY_TOKEN;
+	if (k->bearer) {
+		const char *auth = header(ctx, "Authorization");
+		if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+		    !same_token(k->bearer, auth + 7))
+			return VERIFY_TOKEN;
+	}
+	enum verify_scheme scheme = k->override ? k->scheme : default_scheme;
+	const char *h = k->header[0] ? k->header : default_header;
+	if (scheme == VERIFY_HEX_BODY && !h)
+		h = "X-Signature";
+	return verify_keys_check(k, scheme, h, body, len, header, ctx, now_s);
+}
+
+enum verify_result verify_keys_check(const struct verify_keys *k, enum verify_scheme scheme,
+				     const char *sig_header, const char *body, size_t len,
+				     const char *(*header)(void *ctx, const char *name), void *ctx,
+				     int64_t now_s)
+{
+	if (k->n == 0)
+		return VERIFY_OK;
+	switch (scheme) {
+	case VERIFY_SIMZ:
+		return check_simz(k, body, len, header, ctx, now_s);
+	case VERIFY_HEX_BODY:
+		return check_hex_body(k, sig_header, body, len, header, ctx);
+	case VERIFY_STANDARD:
+		return check_standard(k, body, len, header, ctx, now_s);
+	case VERIFY_STRIPE:
+		return check_stripe(k, sig_header ? sig_header : "Stripe-Signature", body, len,
+				    header, ctx, now_s);
+	case VERIFY_NONE:
+		break;
+	}
+	return VERIFY_BAD; /* a secret is configured but nothing can check it: refuse */
+}
+
 enum verify_result verify_request(int idx, enum verify_scheme default_scheme,
 				  const char *default_header, const char *path_token,
 				  const char *body, size_t len,
 				  const char *(*header)(void *ctx, const char *name), void *ctx,
 				  int64_t now_s)
 {
-	if (keys[idx].path_token && !same_token(keys[idx].path_token, path_token))
-		return VERIFY_TOKEN;
-	if (keys[idx].bearer) {
-		const char *auth = header(ctx, "Authorization");
-		if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
-		    !same_token(keys[idx].bearer, auth + 7))
-			return VERIFY_TOKEN;
-	}
-	enum verify_scheme scheme = keys[idx].override ? keys[idx].scheme : default_scheme;
-	const char *h = keys[idx].header[0] ? keys[idx].header : default_header;
-	if (scheme == VERIFY_HEX_BODY && !h)
-		h = "X-Signature";
-	return verify_check(idx, scheme, h, body, len, header, ctx, now_s);
+	return verify_keys_request(&keys[idx], default_scheme, default_header, path_token, body,
+				   len, header, ctx, now_s);
 }
 
 enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *sig_header,
@@ -518,22 +562,7 @@ enum verify_result verify_check(int idx, enum verify_scheme scheme, const char *
 				const char *(*header)(void *ctx, const char *name), void *ctx,
 				int64_t now_s)
 {
-	if (keys[idx].n == 0)
-		return VERIFY_OK;
-	switch (scheme) {
-	case VERIFY_SIMZ:
-		return check_simz(idx, body, len, header, ctx, now_s);
-	case VERIFY_HEX_BODY:
-		return check_hex_body(idx, sig_header, body, len, header, ctx);
-	case VERIFY_STANDARD:
-		return check_standard(idx, body, len, header, ctx, now_s);
-	case VERIFY_STRIPE:
-		return check_stripe(idx, sig_header ? sig_header : "Stripe-Signature", body, len,
-				    header, ctx, now_s);
-	case VERIFY_NONE:
-		break;
-	}
-	return VERIFY_BAD; /* a secret is configured but nothing can check it: refuse */
+	return verify_keys_check(&keys[idx], scheme, sig_header, body, len, header, ctx, now_s);
 }
 
 const char *verify_result_name(enum verify_result r)
@@ -553,18 +582,38 @@ const char *verify_result_name(enum verify_result r)
 	return "signature_invalid";
 }
 
+/* Wipes and frees what k holds; k is left empty, as new. */
+static void keys_clear(struct verify_keys *k)
+{
+	for (int i = 0; i < k->n; i++) {
+		OPENSSL_cleanse(k->s[i].key, k->s[i].len);
+		free(k->s[i].key);
+	}
+	if (k->path_token)
+		OPENSSL_cleanse(k->path_token, strlen(k->path_token));
+	if (k->bearer)
+		OPENSSL_cleanse(k->bearer, strlen(k->bearer));
+	free(k->path_token);
+	free(k->bearer);
+	*k = (struct verify_keys){0};
+}
+
+struct verify_keys *verify_keys_new(void)
+{
+	return calloc(1, sizeof(struct verify_keys));
+}
+
+void verify_keys_free(struct verify_keys **kp)
+{
+	if (!*kp)
+		return;
+	keys_clear(*kp);
+	free(*kp);
+	*kp = NULL;
+}
+
 void verify_free(void)
 {
-	for (int i = 0; i < PLATFORM_MAX; i++) {
-		for (int k = 0; k < keys[i].n; k++) {
-			OPENSSL_cleanse(keys[i].s[k].key, keys[i].s[k].len);
-			free(keys[i].s[k].key);
-		}
-		keys[i].n = 0;
-		free(keys[i].path_token);
-		free(keys[i].bearer);
-		keys[i].path_token = keys[i].bearer = NULL;
-		keys[i].override = false;
-		keys[i].header[0] = '\0';
-	}
+	for (int i = 0; i < PLATFORM_MAX; i++)
+		keys_clear(&keys[i]);
 }

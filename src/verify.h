@@ -34,6 +34,45 @@ enum verify_scheme {
 
 enum verify_result { VERIFY_OK, VERIFY_MISSING, VERIFY_BAD, VERIFY_STALE, VERIFY_TOKEN };
 
+/* What one source checks: its secrets, scheme, header, tokens and tolerance. Each
+ * platform's default source has one, from CALLBRIDGE_<SLUG>_* (verify_load,
+ * verify_default); a source of the sources file has its own (verify_keys_new, _set). */
+struct verify_keys;
+
+/* The values a source's keys are made of; NULL: not set. */
+struct verify_settings {
+	const char *signature;  /* scheme override: simz, hmac-hex[:Header], ... */
+	const char *secrets;    /* comma-separated */
+	const char *path_token; /* /webhooks/<slug>[/<source>]/<token> */
+	const char *bearer;     /* Authorization: Bearer <token> */
+	int tolerance;          /* seconds; 0: CALLBRIDGE_SIGNATURE_TOLERANCE_SECONDS */
+	/* appended to the name given to verify_keys_set in messages ("_SECRET", ...) */
+	const char *sig_suffix, *secret_suffix;
+};
+
+struct verify_keys *verify_keys_new(void);
+/* Fills empty keys k; scheme is the platform's default. Messages name what (and the
+ * suffixes). -1 with err filled on a malformed value. */
+int verify_keys_set(struct verify_keys *k, const char *what, enum verify_scheme scheme,
+		    const struct verify_settings *set, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void verify_keys_free(struct verify_keys **k);
+/* Platform idx's default source (after verify_load). */
+const struct verify_keys *verify_default(int idx);
+bool verify_keys_required(const struct verify_keys *k);
+bool verify_keys_have_path_token(const struct verify_keys *k);
+/* verify_request and verify_check (below) with a source's keys. */
+enum verify_result verify_keys_request(const struct verify_keys *k,
+				       enum verify_scheme default_scheme,
+				       const char *default_header, const char *path_token,
+				       const char *body, size_t len,
+				       const char *(*header)(void *ctx, const char *name),
+				       void *ctx, int64_t now_s);
+enum verify_result verify_keys_check(const struct verify_keys *k, enum verify_scheme scheme,
+				     const char *sig_header, const char *body, size_t len,
+				     const char *(*header)(void *ctx, const char *name), void *ctx,
+				     int64_t now_s);
+
 /* Timestamped schemes refuse requests further than this from our clock (default 300). */
 void verify_set_tolerance(int seconds);
 

@@ -64,10 +64,14 @@ static void spooled(void *arg, bool ok)
 static void fall_back(struct writer *w, struct writer_delivery *d, const char *why)
 {
 	if (w->spool) {
+		char platform[96]; /* "<slug>.<source>" for a named source (spoolrec.h) */
+		if (strcmp(d->source, "default"))
+			snprintf(platform, sizeof platform, "%s.%s", d->platform->slug, d->source);
+		else
+			snprintf(platform, sizeof platform, "%s", d->platform->slug);
 		struct spool_record rec = {
-			d->platform->slug, d->received_at,
-			d->w.dedupe_key,   d->body,
-			d->body_len,       d->w.commit_unknown ? SPOOL_MAYBE_STORED : 0};
+			platform, d->received_at, d->w.dedupe_key,
+			d->body,  d->body_len,    d->w.commit_unknown ? SPOOL_MAYBE_STORED : 0};
 		if (spool_append(w->spool, &rec, spooled, d) == 0)
 			return;
 		why = "the database is unavailable and the spool is full; retry later";
@@ -138,6 +142,9 @@ static void take(struct writer *w, struct writer_delivery *d)
 void writer_submit(struct writer *w, struct writer_delivery *d)
 {
 	d->w.platform = d->platform->slug;
+	if (!d->source[0])
+		snprintf(d->source, sizeof d->source, "default");
+	d->w.source = d->source;
 	d->w.dedupe_key = d->m.dedupe_key;
 	d->w.received_at = d->received_at;
 	d->w.payload = d->body;

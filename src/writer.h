@@ -24,6 +24,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "pgw.h"
+#include "sources.h"
 #include "relay.h"
 #include "rows.h"
 #include "spool.h"
@@ -40,7 +41,9 @@ struct writer_delivery {
 	struct pgw_delivery w;  /* what the database sees: writer_submit fills it */
 	struct mapped m;        /* intake's rows, owned by the caller */
 	const struct platform *platform;
-	const char *body; /* the raw body, as received */
+	char source[SOURCE_NAME_MAX + 1]; /* the source's name; "default" for /webhooks/<slug> */
+	int source_label;                 /* its metrics series (struct source's label) */
+	const char *body;                 /* the raw body, as received */
 	size_t body_len;
 	char received_at[TS_LEN];
 	struct relay *home; /* the receiving loop's relay; NULL on the writer's loop */

@@ -5,6 +5,7 @@
 --   from  first day, inclusive (YYYY-MM-DD; default -infinity)
 --   to    last day, inclusive (YYYY-MM-DD; default infinity)
 --   tz    time zone the days are counted in (default UTC)
+--   source only that source's rows (docs/sources.md; default: every source)
 --
 -- Columns: platform, agent_id, agent_name (any one the calls carry), calls,
 --   connected, connect_rate   calls that reached someone (callbridge.call_facts.connected:
@@ -27,6 +28,7 @@ WITH facts AS (
            audit_qualified, lower(sentiment) AS sentiment
       FROM callbridge.call_facts
      WHERE (call_at AT TIME ZONE :'tz')::date BETWEEN :'from'::date AND :'to'::date
+       AND (:'source' = '' OR source = :'source')
 )
 SELECT platform, agent_id,
        max(agent_name) AS agent_name,

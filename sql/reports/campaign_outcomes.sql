@@ -27,6 +27,7 @@ WITH facts AS (
            connected, successful, audit_qualified, duration_seconds
       FROM callbridge.call_facts
      WHERE (call_at AT TIME ZONE :'tz')::date BETWEEN :'from'::date AND :'to'::date
+       AND (:'source' = '' OR source = :'source')
 )
 SELECT campaign,
        count(*) AS calls,

@@ -10,6 +10,7 @@
 --         before it still count in `total`
 --   to    last day shown, inclusive (YYYY-MM-DD; default infinity)
 --   tz    time zone the days are counted in (default UTC)
+--   source only that source's rows (docs/sources.md; default: every source)
 --
 -- Columns: day, platform, added (contacts first stored that day), total (contacts of
 -- the platform stored up to the end of that day). Days without a new contact are left
@@ -19,6 +20,7 @@
 WITH per_day AS (
     SELECT (created_at AT TIME ZONE :'tz')::date AS day, platform, count(*) AS added
       FROM callbridge.contacts
+     WHERE (:'source' = '' OR source = :'source')
      GROUP BY 1, 2
 ), growth AS (
     SELECT day, platform, added,

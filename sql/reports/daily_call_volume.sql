@@ -5,6 +5,7 @@
 --   from  first day, inclusive (YYYY-MM-DD; default -infinity)
 --   to    last day, inclusive (YYYY-MM-DD; default infinity)
 --   tz    time zone the days are counted in (default UTC)
+--   source only that source's rows (docs/sources.md; default: every source)
 --
 -- Columns: day, platform, direction, status (as the platform sent it; empty when
 -- unknown), calls, connected (see callbridge.call_facts), total_duration_seconds (over
@@ -15,6 +16,7 @@ WITH facts AS (
     SELECT (call_at AT TIME ZONE :'tz')::date AS day, platform, direction, status, connected,
            duration_seconds
       FROM callbridge.call_facts
+     WHERE (:'source' = '' OR source = :'source')
 )
 SELECT day, platform, direction, status,
        count(*) AS calls,

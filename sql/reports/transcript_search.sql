@@ -6,6 +6,7 @@
 --          appear; "quoted words" as a phrase, `or` between alternatives, -word to
 --          exclude. Matched without stemming, in any case (text search config 'simple').
 --   limit  most lines returned (default 100)
+--   source only that source's calls (docs/sources.md; default: every source)
 --
 -- Columns: platform, external_id (the call), seq (the line's place in the call,
 -- 0-based), role, content, rank (ts_rank, 4 decimals). Ordered by rank, best first,
@@ -19,11 +20,16 @@ DO $$ BEGIN RAISE EXCEPTION 'transcript_search: no query; give the words with -v
 \else
 \set limit 100
 \endif
+\if :{?source}
+\else
+\set source ''
+\endif
 
 SELECT c.platform, c.external_id, s.seq, s.role, s.content,
        round(ts_rank(to_tsvector('simple', s.content), q.query)::numeric, 4) AS rank
   FROM websearch_to_tsquery('simple', :'query') AS q(query)
   JOIN callbridge.transcript_segments s ON to_tsvector('simple', s.content) @@ q.query
   JOIN callbridge.calls c ON c.id = s.call_id
+ WHERE (:'source' = '' OR c.source = :'source')
  ORDER BY rank DESC, c.platform, c.external_id, s.seq
  LIMIT :limit;

@@ -5,6 +5,7 @@
 --   from  first day, inclusive (YYYY-MM-DD; default -infinity)
 --   to    last day, inclusive (YYYY-MM-DD; default infinity)
 --   tz    time zone the days and times are shown in (default UTC)
+--   source only that source's rows (docs/sources.md; default: every source)
 --
 -- A chain is the calls of one platform that share calls.transfer_chain_id (Allo's
 -- transfer_original_call_id: the first call of the chain), with the first call itself
@@ -28,7 +29,7 @@
 WITH chains AS (
     SELECT DISTINCT platform, transfer_chain_id AS chain_id
       FROM callbridge.call_facts
-     WHERE transfer_chain_id IS NOT NULL
+     WHERE transfer_chain_id IS NOT NULL AND (:'source' = '' OR source = :'source')
 ), members AS (
     SELECT ch.chain_id, f.*
       FROM chains ch

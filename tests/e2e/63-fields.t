@@ -117,6 +117,8 @@ rc=$?
 like "$rc $out" '^[1-9].*CALLBRIDGE_ALLO_TIMEZONE: unknown time zone "Mars/Olympus_Mons"' "an unknown zone stops start-up, naming the variable"
 out=$(env CALLBRIDGE_SIMZ_TIMEZONE=../../etc/passwd "$BIN" migrate 2>&1)
 like "$? $out" '^[1-9].*CALLBRIDGE_SIMZ_TIMEZONE: .*not an IANA time zone name' "a path is not a zone name"
+out=$(env CALLBRIDGE_ALLO_TIMEZONE=Mars/Olympus_Mons "$BIN" check-config 2>&1)
+like "$? $out" '^[1-9].*CALLBRIDGE_ALLO_TIMEZONE' "check-config refuses an unknown zone"
 daemon_start CALLBRIDGE_ALLO_TIMEZONE=Europe/Paris
 wait_ready || fail "daemon ready with CALLBRIDGE_ALLO_TIMEZONE=Europe/Paris"
 allo '{"topic":"CALL_RECEIVED","data":{"id":"tz-1","start_date":"2026-07-01 09:00:00","from_number":"+33600000003","to":"+33100000000","type":"INBOUND"}}'

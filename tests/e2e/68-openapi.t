@@ -6,10 +6,15 @@
 # describes is served, every other path is 404 and every other method 405 with the
 # document's Allow; each example posted gets the answer the document gives it, and every
 # answer (status, headers, body) is one the document describes — with no secrets, with
-# secrets and a path token (signed as the security schemes say), with PostgreSQL away,
+# secrets, a path token and a sources file (signed as the security schemes say: each
+# source with its own secret, through its own path token, or refused when it has
+# neither), with PostgreSQL away,
 # spool on and off, and with an admin listener: each path answers on the listeners its
 # servers name (x-listener) and 404 on the others, and /readyz says database_down. The
-# checks themselves are tests/openapi/check.mjs.
+# pre-call lookups' examples get the document's answers with the lookup tokens configured
+# (the secured phase; with a bearer token and with ?token=, without a token, with
+# another's; a source's with its token) and 401 without any (the open phase), where any
+# other method is 405 all the same. The checks themselves are tests/openapi/check.mjs.
 #
 # A route added to the server is a document edit plus taking it off PROBES below; the
 # test fails while one is served and not described, or described and not served.
@@ -19,9 +24,11 @@ CHECK=$ROOT/tests/openapi
 
 # Paths the document does not have: each must answer 404, to GET and to POST, on every
 # listener.
-PROBES=(/ /webhooks /webhooks/ /webhooks/nope /webhooks/SIMZ /webhooks/simz/a/b
-	/metrics/x /healthz/ /readyz/ /metrics/ /status/ /v1/callers/123 /precall/simpleai
-	/precall/simpleai/acme /admin /webhook/simz /favicon.ico)
+PROBES=(/ /webhooks /webhooks/ /webhooks/nope /webhooks/SIMZ /webhooks/simz// /webhooks/simz/a//
+	/webhooks/simz/a/b/c /webhooks/simz/a/b/c/
+	/metrics/x /healthz/ /readyz/ /metrics/ /status/ /precall /precall/ /precall/vapi
+	/precall/SIMPLEAI /v1 /v1/callers /v1/callers/ /v1/callers/123/x /admin /webhook/simz
+	/favicon.ico)
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "1..0 # SKIP node and npm are not installed"
@@ -64,13 +71,29 @@ daemon_start
 wait_ready || fail "the server is ready"
 checks live "$DOC" "$TMP/platforms.json" "$PORT" open "${PROBES[@]}"
 
-# Secrets for every platform, a path token for one: the document's own settings.
+# Secrets for every platform, a path token for one, a lookup token for each lookup
+# platform: the document's own settings.
 mapfile -t secured < <(node "$CHECK/check.mjs" env "$DOC")
-like "${secured[*]}" '_PATH_TOKEN=.*_SECRET=' "the document gives a path token and secrets to configure"
+like "${secured[*]}" '_PATH_TOKEN=.*_SECRET=.*_PRECALL_TOKEN=' "the document gives a path token, secrets and lookup tokens to configure"
+# And a sources file, whose sources the document's examples of the source routes name: one
+# signed with its own secret, one that cannot sign (insecure, through its own path token),
+# and one with a lookup token alone, which therefore refuses every delivery.
+SOURCES=$TMP/sources.ini
+cat >"$SOURCES" <<'INI'
+[simz.acme]
+secret = simz-secret-of-acme-for-the-openapi-test
+[allo.umbrella]
+insecure = true
+path_token = 7d1e0b3a9c55
+[simpleai.acme]
+token = precall-token-of-simpleai-acme-for-the-openapi-test
+INI
+CALLBRIDGE_SOURCES_FILE=$SOURCES "$BIN" check-config >"$TMP/check-config.log" 2>&1
+is "$?|$(tail -n 1 "$TMP/check-config.log")" "0|configuration ok" "the sources file is one the daemon takes"
 daemon_stop
-daemon_start "${secured[@]}"
-wait_ready || fail "the server is ready with secrets"
-checks live "$DOC" "$TMP/platforms.json" "$PORT" secured "${PROBES[@]}"
+daemon_start "${secured[@]}" CALLBRIDGE_SOURCES_FILE="$SOURCES"
+wait_ready || fail "the server is ready with secrets and sources"
+CALLBRIDGE_SOURCES_FILE=$SOURCES checks live "$DOC" "$TMP/platforms.json" "$PORT" secured "${PROBES[@]}"
 
 # PostgreSQL away, the spool on: deliveries are spooled.
 daemon_stop

@@ -6,18 +6,22 @@
 //                                                   copies not), against the platform table,
 //                                                   docs/http.md and the fixtures
 //   node check.mjs env DOC                          the settings of the "secured" phase's server
+//                                                   (secrets, a path token, lookup tokens)
 //   node check.mjs live DOC PLATFORMS_JSON PORT[,ADMIN_PORT] PHASE [PATH...]
 //                                                   requests to a running server (and its admin
 //                                                   listener); PATHs are paths the document does
 //                                                   not have, each to be 404
 //
-// Phases of "live": open (no secrets), secured (the settings of "env"), spooled
+// Phases of "live": open (no secrets, no lookup token), secured (the settings of "env", and
+// the sources file CALLBRIDGE_SOURCES_FILE names, read here as well), spooled
 // (PostgreSQL away, spool on), unavailable (PostgreSQL away, spool off), admin (an admin
 // listener, PostgreSQL away for longer than CALLBRIDGE_READY_DB_DOWN_SECONDS, spool on).
 // In each, every path and method of the document answers something other than 404 on
 // each listener its servers' x-listener puts it on, and 404 on the others; every answer
 // is checked against the document: its status is one the operation lists, its headers
-// those the response requires, its body valid against the response's schema.
+// those the response requires, its body valid against the response's schema. The pre-call
+// lookups' examples are sent in the open phase (401, no lookup token configured) and the
+// secured one (their answers, with the lookup tokens of "env" and of the sources).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -253,18 +257,70 @@ function examplePath(e) {
 	return e.o.template.replace(/\{([^}]+)\}/g, (_, n) => (n === 'platform' ? slug : encodeURIComponent(e.o.params[n]?.example ?? '')));
 }
 
-// Every concrete path of a template: each path parameter its example, or each value of
-// its enum. A parameter with neither cannot be probed, and is reported.
+// Every concrete path of a template: each path parameter its example (or each of its
+// examples), or each value of its enum. A parameter with none cannot be probed, and is
+// reported.
 function concretePaths(doc, o) {
 	let paths = [o.template];
 	for (const [, n] of o.template.matchAll(/\{([^}]+)\}/g)) {
 		const p = o.params[n];
 		const schema = p?.schema && resolve(doc, p.schema, []).node;
-		const values = p?.example !== undefined ? [p.example] : schema?.enum;
-		if (!values) return { error: `path parameter {${n}} of ${o.template} has neither an example nor an enum` };
+		const values = p?.example !== undefined ? [p.example] : p?.examples ? Object.values(p.examples).map((e) => resolve(doc, e, []).node.value) : schema?.enum;
+		if (!values) return { error: `path parameter {${n}} of ${o.template} has no example and no enum` };
 		paths = paths.flatMap((t) => values.map((v) => t.replace(`{${n}}`, encodeURIComponent(v))));
 	}
 	return { paths };
+}
+
+// ---- the pre-call lookups ----------------------------------------------------------------
+
+// The lookup routes: POST /precall/{platform} (and its other paths), GET|HEAD /v1/callers/{phone}.
+const isLookup = (template) => /^\/(precall|v1\/callers)\//.test(template);
+// Response examples of the lookup operations that answer no request example in particular.
+const LOOKUP_GENERIC = { token_missing: '401', token_invalid: '401', unconfigured: '401', invalid_json: '400' };
+
+// The request examples of POST /precall/{platform}: [{ o, name, slug, media, value, schemaKeys }],
+// each once; "<slug>/<name>" is POSTed to /precall/<slug>.
+function lookupExamples(doc, ops) {
+	const out = [];
+	const seen = new Set();
+	for (const o of ops) {
+		if (!o.op.requestBody || !o.template.startsWith('/precall/')) continue;
+		const { node: rb, keys } = resolve(doc, o.op.requestBody, [...o.keys, 'requestBody']);
+		for (const [media, mt] of Object.entries(rb.content || {})) {
+			for (const [name, raw] of Object.entries(mt.examples || {})) {
+				if (seen.has(name)) continue;
+				seen.add(name);
+				out.push({ o, name, slug: name.split('/')[0], media, value: resolve(doc, raw, []).node.value, schemaKeys: [...keys, 'content', media, 'schema'] });
+			}
+		}
+	}
+	return out;
+}
+
+// The examples of GET /v1/callers/{phone}'s phone: [{ o, name, value }].
+function phoneExamples(doc, ops) {
+	const o = ops.find((x) => x.template === '/v1/callers/{phone}' && x.method === 'get');
+	return Object.entries(o?.params.phone?.examples || {}).map(([name, raw]) => ({ o, name, value: resolve(doc, raw, []).node.value }));
+}
+
+// The lookup token of each lookup platform, in the secured phase.
+function lookupTokens(doc) {
+	const slugs = doc.components?.schemas?.LookupPlatform?.enum || [];
+	return Object.fromEntries(slugs.map((s) => [s, `precall-token-of-${s}-for-the-openapi-test`]));
+}
+
+// The keys of the branch (of the oneOf or anyOf of the schema at keys) whose x-platform is
+// slug, or null.
+function branchOf(doc, keys, slug) {
+	const { node, keys: at } = resolve(doc, keys.reduce((n, k) => (n === undefined ? undefined : n[k]), doc), keys);
+	for (const comb of ['oneOf', 'anyOf']) {
+		for (const [i, raw] of (node?.[comb] || []).entries()) {
+			const b = resolve(doc, raw, [...at, comb, i]);
+			if (b.node['x-platform'] === slug) return b.keys;
+		}
+	}
+	return null;
 }
 
 const withoutId = (v) => {
@@ -374,12 +430,18 @@ async function checkStatic(docFile, root, platformsFile) {
 		ok(o && !servedOn(o, 'public', false) && !servedOn(o, 'public', true) && servedOn(o, 'admin', true), `http.md's ${method} ${p}: on the admin listener only`, o && `x-listener: ${[...o.listeners].join(', ')}`);
 	}
 
-	// http.md's endpoints are all here ("POST /webhooks/<slug>" is /webhooks/{platform}).
+	// http.md's endpoints are all here ("POST /webhooks/<slug>" is /webhooks/{platform};
+	// "/a/<x>[/<y>]" is /a/{x} and /a/{x}/{y}). Templates of the same shape are the same
+	// path whatever their parameters' names, as OpenAPI has it: "/webhooks/<slug>/<token>"
+	// is described by /webhooks/{platform}/{segment}.
 	const endpoints = [...httpmd.matchAll(/^\| `([A-Z]+) (\/[^`]*)` \|/gm)];
 	ok(endpoints.length > 0, "docs/http.md's endpoints table is found");
+	const shape = (t) => t.replace(/\{[^}]+\}/g, '{}');
+	const optionals = (p) => (/\[[^\]]*\]/.test(p) ? [p.replace(/\[[^\]]*\]/, ''), p.replace(/\[([^\]]*)\]/, '$1')].flatMap(optionals) : [p]);
 	for (const [, method, p] of endpoints) {
-		const template = p.replace(/<slug>/g, '{platform}').replace(/<([^>]+)>/g, '{$1}');
-		ok(ops.some((o) => o.template === template && o.method === method.toLowerCase()), `http.md's ${method} ${p} is described`);
+		const templates = optionals(p).map((v) => shape(v.replace(/<[^>]+>/g, '{}')));
+		const missing = templates.filter((t) => !ops.some((o) => shape(o.template) === t && o.method === method.toLowerCase()));
+		ok(missing.length === 0, `http.md's ${method} ${p} is described`, missing.map((t) => `no path of the shape ${t}`));
 	}
 
 	// Request examples: each is the fixture of its name, byte for byte as JSON, and valid
@@ -446,6 +508,66 @@ async function checkStatic(docFile, root, platformsFile) {
 		ok(first.length === 1, `request example ${e.name} has one answer in the responses`, `found ${first.length}`);
 	}
 
+	// Pre-call lookups: the platforms with a lookup shape are docs/precall.md's; each request
+	// example names one of them and has one answer of its name; it is that platform's
+	// request (its branch of the request's schema) when the answer is a 200 and not when it
+	// is a 400, and a 200 answer is that platform's answer. Each phone example has one 200
+	// answer; every other response example of a lookup is a generic one, under its status.
+	const precallmd = fs.readFileSync(path.join(root, 'docs/precall.md'), 'utf8');
+	const shapes = (precallmd.split(/^## The shapes$/m)[1] || '').split(/^## /m)[0];
+	const mdLookup = [...shapes.matchAll(/^\| `([a-z0-9]+)` \|/gm)].map((m) => m[1]);
+	const lookupSlugs = doc.components?.schemas?.LookupPlatform?.enum || [];
+	ok(mdLookup.length > 0 && equal(lookupSlugs, mdLookup), "the LookupPlatform enum is docs/precall.md's shapes", `document: ${lookupSlugs.join(' ')}`, `precall.md: ${mdLookup.join(' ')}`);
+	const lex = lookupExamples(doc, ops);
+	const lnames = new Set(lex.map((e) => e.name));
+	for (const e of lex) {
+		const answers = responseExamples(doc, e.o).filter((r) => r.name === e.name);
+		ok(lookupSlugs.includes(e.slug) && e.name.includes('/') && answers.length === 1, `lookup request example ${e.name} names a lookup platform and has one answer`, `found ${answers.length}`);
+		const bk = branchOf(doc, e.schemaKeys, e.slug);
+		if (!ok(bk, `the lookup request's schema has a branch of ${e.slug}`)) continue;
+		const err = schemaCheck(ajv, bk, e.value);
+		const a = answers[0];
+		if (a?.status === '200') {
+			ok(!err, `lookup request example ${e.name} is ${e.slug}'s request`, err);
+			const ak = branchOf(doc, [...a.keys, 'content', a.media, 'schema'], e.slug);
+			const aerr = ak ? schemaCheck(ajv, ak, a.value) : 'no branch of the platform in the answer\'s schema';
+			ok(!aerr, `lookup response example ${e.name} is ${e.slug}'s answer`, aerr);
+		} else {
+			ok(a?.status === '400' && err, `lookup request example ${e.name}, answered ${a?.status}, is not ${e.slug}'s request`);
+		}
+	}
+	for (const slug of lookupSlugs) {
+		ok(lex.some((e) => e.slug === slug && responseExamples(doc, e.o).some((r) => r.name === e.name && r.status === '200')), `lookup platform ${slug} has a request example answered 200`);
+	}
+	const pex = phoneExamples(doc, ops);
+	ok(pex.length > 0, 'GET /v1/callers/{phone} has phone examples');
+	for (const e of pex) {
+		ok(responseExamples(doc, e.o).filter((r) => r.name === e.name && r.status === '200').length === 1, `phone example ${e.name} has one 200 answer`);
+	}
+	const pnames = new Set(pex.map((e) => e.name));
+	const seenLookup = new Set();
+	for (const o of ops.filter((x) => isLookup(x.template))) {
+		for (const r of responseExamples(doc, o)) {
+			const id = `${toPointer(r.keys)} ${r.name}`;
+			if (seenLookup.has(id)) continue;
+			seenLookup.add(id);
+			const own = o.template.startsWith('/precall/') ? lnames : pnames;
+			ok(own.has(r.name) || LOOKUP_GENERIC[r.name] === r.status, `lookup response example ${r.name} (${r.status}) names a request example of ${o.template} or is a generic one`);
+		}
+	}
+	for (const [name, status] of Object.entries(LOOKUP_GENERIC)) {
+		ok(ops.some((o) => o.template.startsWith('/precall/') && responseExamples(doc, o).some((r) => r.name === name && r.status === status)), `the lookups have the generic ${status} example ${name}`);
+	}
+	// Their security: a bearer token or ?token=, never nothing.
+	const schemesAll = doc.components?.securitySchemes || {};
+	for (const o of ops.filter((x) => isLookup(x.template))) {
+		const reqs = o.op.security || [];
+		const kinds = reqs.map((req) => Object.keys(req).map((n) => schemesAll[n]));
+		ok(reqs.length > 0 && kinds.every((k) => k.length === 1 && k[0]) &&
+			kinds.some(([s]) => s.type === 'http' && s.scheme === 'bearer') && kinds.some(([s]) => s.type === 'apiKey' && s.in === 'query' && s.name === 'token'),
+			`${o.method.toUpperCase()} ${o.template}: a bearer token or ?token=, and no anonymous access`);
+	}
+
 	// Security: each platform's default scheme is described, under the header the platform
 	// table names, and the webhook operations offer it.
 	const schemes = doc.components?.securitySchemes || {};
@@ -468,17 +590,42 @@ async function checkStatic(docFile, root, platformsFile) {
 
 // ---- live ----------------------------------------------------------------------------------
 
-// Secrets of the "secured" phase. The platform of the path-token route's example gets
-// its token and no secret (as Allo v1, which signs nothing); every other one a secret of
-// its default scheme.
+// Secrets of the "secured" phase. The platform of /webhooks/{platform}/{segment}'s example
+// gets the path token of its segment example path_token and no secret (as Allo v1, which
+// signs nothing); every other one a secret of its default scheme.
 function securedSettings(doc, ops) {
-	const tokenOp = ops.find((o) => o.method === 'post' && o.params.token);
+	const tokenOp = segmentOp(ops);
 	const tokenSlug = tokenOp?.params.platform?.example;
-	const token = tokenOp?.params.token?.example;
+	const token = tokenOp?.params.segment?.examples?.path_token?.value;
 	const slugs = doc.components.schemas.Platform.enum;
 	const secrets = {};
 	for (const s of slugs) if (s !== tokenSlug) secrets[s] = `whsec_${Buffer.from(`secret of ${s} for the openapi test`).toString('base64')}`;
 	return { tokenSlug, token, secrets };
+}
+
+// POST /webhooks/{platform}/{segment}: a source's route or the default source's path token.
+const segmentOp = (ops) => ops.find((o) => o.method === 'post' && o.template === '/webhooks/{platform}/{segment}');
+// Whether operation o's route needs a source or a path token configured (the secured phase's).
+const needsSources = (o) => Boolean(o.params.token || o.params.segment || o.params.source);
+
+// The sources file the secured phase's server reads (CALLBRIDGE_SOURCES_FILE): the INI of
+// sources.md, read as far as this test writes it; { "<slug>.<source>": { key: value } }.
+function readSources(file) {
+	const out = {};
+	let cur = null;
+	for (const raw of fs.readFileSync(file, 'utf8').split('\n')) {
+		const line = raw.replace(/(^|\s)[;#].*$/, '').trim();
+		if (!line) continue;
+		const sec = /^\[([a-z0-9]+)\.([a-z0-9_-]+)\]$/.exec(line);
+		if (sec) {
+			cur = out[`${sec[1]}.${sec[2]}`] = { slug: sec[1], name: sec[2] };
+			continue;
+		}
+		const kv = /^([a-z_]+)\s*=\s*(.*)$/.exec(line);
+		if (!kv || !cur) throw new Error(`${file}: cannot read: ${raw}`);
+		cur[kv[1]] = kv[2];
+	}
+	return out;
 }
 
 function sign(schemes, req, secret, body) {
@@ -517,6 +664,14 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 	const adminSet = ports.admin !== undefined;
 	const listeners = adminSet ? ['public', 'admin'] : ['public'];
 	const where = { public: adminSet ? ' on the public port' : '', admin: ' on the admin listener' };
+	const ltok = phase === 'secured' ? lookupTokens(doc) : null; // null: no lookup token configured
+	// The sources file of the secured phase ({} in the others, which have none).
+	const sourcesFile = phase === 'secured' ? process.env.CALLBRIDGE_SOURCES_FILE : undefined;
+	const sources = sourcesFile ? readSources(sourcesFile) : {};
+	if (phase === 'secured') ok(Object.keys(sources).length > 0, `${tag} the server's sources file (CALLBRIDGE_SOURCES_FILE) has sources`, `file: ${sourcesFile}`);
+	const sourceOf = (slug, name) => sources[`${slug}.${name}`];
+	const lex = lookupExamples(doc, ops);
+	const pex = phoneExamples(doc, ops);
 
 	// check(o, target, body, headers, name, want): one request to operation o, one test;
 	// on the public port unless want.listener says otherwise.
@@ -563,6 +718,98 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 		ok(examples.some((e) => answerOf(e.o, `${e.name}:${phase}`)), `${tag} the document has an example answer while ${phase}`);
 	}
 
+	// Pre-call lookups, after the webhook examples are stored: with the lookup tokens
+	// (secured), each request example POSTed with its platform's token, in the header and
+	// in ?token=, and each phone example looked up, get the answer of their name (a 200 in
+	// the platform's own shape); without a token, with another's and cut short by a byte,
+	// the generic answers. Without any lookup token configured (open), each is 401
+	// unconfigured.
+	if (phase === 'open' || phase === 'secured') {
+		const generic = (name) => ops.filter((o) => isLookup(o.template)).map((o) => answerOf(o, name)).find(Boolean);
+		const bearer = (t) => ({ Authorization: `Bearer ${t}` });
+		const unconfigured = generic('unconfigured');
+		const missing = generic('token_missing');
+		const invalid = generic('token_invalid');
+		const cut = generic('invalid_json');
+		const want = (r) => ({ status: r?.status, example: r });
+		ok(lex.length > 0 && pex.length > 0, `${tag} the document has lookup examples to send`);
+		for (const e of lex) {
+			const target = `/precall/${e.slug}`;
+			const body = JSON.stringify(e.value);
+			const json = { 'Content-Type': e.media };
+			if (!ltok) {
+				await check(e.o, target, body, { ...json, ...bearer('a-token-nothing-configures') }, `lookup ${e.name}, no lookup token configured: 401, the example unconfigured`, want(unconfigured));
+				await check(e.o, target, body, json, `lookup ${e.name} without a token, no lookup token configured: 401, the example token_missing`, want(missing));
+				continue;
+			}
+			const r = answerOf(e.o, e.name);
+			if (!ok(r, `${tag} lookup ${e.name}: the document has its answer`)) continue;
+			const ans = await check(e.o, target, body, { ...json, ...bearer(ltok[e.slug]) }, `lookup ${e.name}: ${r.status}, the response example's body`, want(r));
+			if (ans.status === 200) {
+				const bk = branchOf(doc, [...r.keys, 'content', r.media, 'schema'], e.slug);
+				const err = bk ? schemaCheck(ajv, bk, safeJSON(ans.body)) : 'no branch of the platform in the answer\'s schema';
+				ok(!err, `${tag} lookup ${e.name}: ${e.slug}'s own answer`, err);
+			}
+			await check(e.o, `${target}?token=${encodeURIComponent(ltok[e.slug])}`, body, json, `lookup ${e.name}, the token in ?token=: ${r.status}, the same answer`, want(r));
+			await check(e.o, target, body, json, `lookup ${e.name} without a token: 401, the example token_missing`, want(missing));
+			const another = Object.entries(ltok).find(([s]) => s !== e.slug)?.[1] || 'not-a-lookup-token';
+			await check(e.o, target, body, { ...json, ...bearer(another) }, `lookup ${e.name} with another platform's token: 401, the example token_invalid`, want(invalid));
+			await check(e.o, target, body.slice(0, -1), { ...json, ...bearer(ltok[e.slug]) }, `lookup ${e.name} cut short by a byte: 400, the example invalid_json`, want(cut));
+		}
+		const head = ops.find((o) => o.template === '/v1/callers/{phone}' && o.method === 'head');
+		for (const e of pex) {
+			const target = `/v1/callers/${encodeURIComponent(e.value)}`;
+			if (!ltok) {
+				await check(e.o, target, undefined, bearer('a-token-nothing-configures'), `GET ${target}, no lookup token configured: 401, the example unconfigured`, want(unconfigured));
+				if (head) await check(head, target, undefined, bearer('a-token-nothing-configures'), `HEAD ${target}, no lookup token configured: 401`, { status: unconfigured?.status });
+				continue;
+			}
+			const r = answerOf(e.o, e.name);
+			if (!ok(r, `${tag} GET /v1/callers, phone example ${e.name}: the document has its answer`)) continue;
+			for (const t of [...Object.values(ltok), ...Object.values(sources).map((x) => x.token).filter(Boolean)]) {
+				const ans = await check(e.o, target, undefined, bearer(t), `GET ${target} (${e.name}) with the token ${t}: ${r.status}, the response example's body`, want(r));
+				if (head) {
+					const h = await check(head, target, undefined, bearer(t), `HEAD ${target} (${e.name}): ${r.status}, no body`, { status: r.status });
+					ok(h.body === '' && Number(h.headers['content-length']) === Buffer.byteLength(ans.body), `${tag} HEAD ${target}: the GET's Content-Length, no body`, `Content-Length ${h.headers['content-length']}, GET's body ${Buffer.byteLength(ans.body)} bytes, HEAD's ${h.body.length}`);
+				}
+			}
+			await check(e.o, `${target}?token=${encodeURIComponent(Object.values(ltok)[0])}`, undefined, {}, `GET ${target}, the token in ?token=: ${r.status}, the same answer`, want(r));
+			await check(e.o, target, undefined, {}, `GET ${target} without a token: 401, the example token_missing`, want(missing));
+			await check(e.o, target, undefined, bearer('not-a-lookup-token'), `GET ${target} with a token nothing configures: 401, the example token_invalid`, want(invalid));
+		}
+		// The lookups of the sources of the sources file with a token (secured): each
+		// request example of the source's platform POSTed to /precall/<slug>/<source> with
+		// the source's token gets the answer of its name; the platform's token there, and
+		// the source's on /precall/<slug>, are another's.
+		const lslugs = doc.components.schemas.LookupPlatform.enum;
+		const sourceLookup = ops.find((o) => o.template === '/precall/{platform}/{source}' && o.method === 'post');
+		const notFoundAt = [];
+		for (const src of Object.values(sources).filter((x) => x.token && lslugs.includes(x.slug))) {
+			const target = `/precall/${src.slug}/${src.name}`;
+			const mine = lex.filter((e) => e.slug === src.slug);
+			ok(sourceLookup && mine.length > 0, `${tag} ${target}: the document has the route and lookup examples of ${src.slug}`);
+			for (const e of sourceLookup ? mine : []) {
+				const r = answerOf(e.o, e.name);
+				const body = JSON.stringify(e.value);
+				const json = { 'Content-Type': e.media };
+				await check(sourceLookup, target, body, { ...json, ...bearer(src.token) }, `lookup ${e.name} of the source ${src.name}, with its token: ${r?.status}, the response example's body`, want(r));
+				await check(sourceLookup, `${target}?token=${encodeURIComponent(src.token)}`, body, json, `lookup ${e.name} of the source ${src.name}, its token in ?token=: ${r?.status}, the same answer`, want(r));
+				await check(sourceLookup, target, body, { ...json, ...bearer(ltok[src.slug]) }, `lookup ${e.name} of the source ${src.name} with ${src.slug}'s own token: 401, the example token_invalid`, want(invalid));
+				await check(e.o, `/precall/${src.slug}`, body, { ...json, ...bearer(src.token) }, `lookup ${e.name} on /precall/${src.slug} with the token of the source ${src.name}: 401, the example token_invalid`, want(invalid));
+			}
+			// The same name under a lookup platform that has no such source.
+			const other = lslugs.find((s) => !sourceOf(s, src.name));
+			if (other) notFoundAt.push([`/precall/${other}/${src.name}`, 'unknown_source'], [`${target}/x`, 'unknown_source']);
+		}
+		// Under /precall/, a platform without a lookup shape and a source that is not
+		// configured.
+		const shapeless = doc.components.schemas.Platform.enum.find((s) => !lslugs.includes(s));
+		for (const [target, code] of [[`/precall/${shapeless}`, 'unknown_platform'], [`/precall/${lslugs[0]}/not-a-source`, 'unknown_source'], [`/precall/${lslugs[0]}/default/x`, 'unknown_source'], ...notFoundAt]) {
+			const found = await notFound('public', 'POST', target, code);
+			ok(found.length === 0, `${tag} POST ${target}: 404 ${code}`, found);
+		}
+	}
+
 	// notFound(listener, method, target, code): the problems of an answer that must be the
 	// document's NotFound (with the error code, when one is given).
 	async function notFound(listener, method, target, code) {
@@ -576,12 +823,12 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 
 	// Route coverage: on each listener, every path and method of the document it is on,
 	// each concrete path of it, answers, and not 404; every other one is 404 not_found.
-	// A POST carries its operation's first example. A route with a path token is served
-	// only where its token is configured: in the secured phase.
+	// A POST carries its operation's first example. A route of a source or with a path
+	// token is served only where its examples are configured: in the secured phase.
 	for (const listener of listeners) {
 		for (const o of ops) {
 			const on = servedOn(o, listener, adminSet);
-			const served = on && (!o.params.token || phase === 'secured');
+			const served = on && (!needsSources(o) || phase === 'secured');
 			const { paths, error } = concretePaths(doc, o);
 			if (error) {
 				ok(false, `${tag} ${error}`);
@@ -595,17 +842,29 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 					ok(found.length === 0, `${tag} ${method} ${p}${where[listener]} is 404 not_found: the document does not put it there`, found);
 					continue;
 				}
-				const body = o.op.requestBody ? (ex ? fixture(ex) : '{}') : undefined;
-				await check(o, p, body, body ? { 'Content-Type': 'application/json' } : {}, `${method} ${p}${where[listener]} is ${served ? 'served' : 'answered'} as the document says`, { notFound: served ? false : undefined, listener });
+				let body = o.op.requestBody ? (ex ? fixture(ex) : '{}') : undefined;
+				const headers = body ? { 'Content-Type': 'application/json' } : {};
+				const want = { notFound: served ? false : undefined, listener };
+				if (ltok && isLookup(o.template)) {
+					// with its token and its platform's first example answered 200: a 200
+					const slug = o.template.startsWith('/precall/') ? decodeURIComponent(p.split('/')[2]) : null;
+					const source = o.params.source ? decodeURIComponent(p.split('/')[3]) : null;
+					const le = slug && lex.find((e) => e.slug === slug && answerOf(e.o, e.name)?.status === '200');
+					if (le) body = JSON.stringify(le.value);
+					headers.Authorization = `Bearer ${source ? sourceOf(slug, source)?.token : slug ? ltok[slug] : Object.values(ltok)[0]}`;
+					want.status = 200;
+				}
+				await check(o, p, body, headers, `${method} ${p}${where[listener]} is ${served ? 'served' : 'answered'} as the document says`, want);
 			}
 		}
 	}
 
-	// Every other method the server knows: 405, with Allow naming the document's.
+	// Every other method the server knows: 405, with Allow naming the document's (the
+	// lookup routes too, with no lookup token configured: the method is looked at first).
 	if (phase === 'secured' || phase === 'admin') {
 		for (const listener of listeners) {
 			for (const template of Object.keys(doc.paths)) {
-				const mine = ops.filter((o) => o.template === template && servedOn(o, listener, adminSet) && (!o.params.token || phase === 'secured'));
+				const mine = ops.filter((o) => o.template === template && servedOn(o, listener, adminSet) && (!needsSources(o) || phase === 'secured'));
 				if (!mine.length) continue;
 				const { paths, error } = concretePaths(doc, mine[0]);
 				if (error) continue;
@@ -645,8 +904,10 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 	if (phase === 'secured') {
 		const { tokenSlug, token, secrets } = securedSettings(doc, ops);
 		const main = ops.find((o) => o.template === '/webhooks/{platform}' && o.method === 'post');
-		const tokenOp = ops.find((o) => o.method === 'post' && o.params.token);
+		const tokenOp = segmentOp(ops);
+		const sourceOp = ops.find((o) => o.template === '/webhooks/{platform}/{source}/{token}' && o.method === 'post');
 		const schemes = doc.components.securitySchemes;
+		const schemesOf = (slug) => (main.op.security || []).filter((req) => Object.keys(req).length && Object.keys(req).every((n) => (schemes[n]?.['x-default-for'] || []).includes(slug)));
 		for (const p of platforms) {
 			const e = examples.find((x) => x.name.startsWith(`${p.slug}/`));
 			if (!e) continue;
@@ -656,11 +917,13 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 			if (p.slug === tokenSlug) {
 				await check(main, `/webhooks/${p.slug}`, body, json, `${p.slug} with a path token, without it: 401 token_invalid`, { status: 401, error: 'token_invalid' });
 				await check(tokenOp, `/webhooks/${p.slug}/${token}`, body, json, `${p.slug} with its path token: ${firstStatus}`, { status: firstStatus });
-				await check(tokenOp, `/webhooks/${p.slug}/not-${token}`, body, json, `${p.slug} with another token: 401 token_invalid`, { status: 401, error: 'token_invalid' });
+				await check(tokenOp, `/webhooks/${p.slug}/not-${token}`, body, json, `${p.slug} with another token (a segment that names no source): 401 token_invalid`, { status: 401, error: 'token_invalid' });
+				await check(sourceOp, `/webhooks/${p.slug}/default/${token}`, body, json, `${p.slug}'s default source named, through its path token: ${firstStatus}`, { status: firstStatus });
+				await check(sourceOp, `/webhooks/${p.slug}/${token}/x`, body, json, `${p.slug}: /webhooks/${p.slug}/{token}/x names no source, 404 unknown_source`, { status: 404, error: 'unknown_source' });
 				continue;
 			}
 			await check(main, `/webhooks/${p.slug}`, body, json, `${p.slug} unsigned: 401 signature_missing`, { status: 401, error: 'signature_missing' });
-			await check(tokenOp, `/webhooks/${p.slug}/${token}`, body, json, `${p.slug} has no path token: /webhooks/${p.slug}/{token} is 404 unknown_platform`, { status: 404, error: 'unknown_platform' });
+			await check(tokenOp, `/webhooks/${p.slug}/${token}`, body, json, `${p.slug} has no path token: /webhooks/${p.slug}/{token} names no source, 404 unknown_source`, { status: 404, error: 'unknown_source' });
 			const mine = (main.op.security || []).filter((req) => Object.keys(req).length && Object.keys(req).every((n) => (schemes[n]?.['x-default-for'] || []).includes(p.slug)));
 			ok(mine.length > 0, `${tag} ${p.slug}: the document says how it is signed`);
 			for (const req of mine) {
@@ -669,7 +932,67 @@ async function checkLive(docFile, platformsFile, ports, phase, probes) {
 				if (!ok(headers, `${tag} ${p.slug}: the test can sign ${names}`)) continue;
 				await check(main, `/webhooks/${p.slug}`, body, { ...json, ...headers }, `${p.slug} signed in ${names}: ${firstStatus}`, { status: firstStatus });
 				await check(main, `/webhooks/${p.slug}`, body + ' ', { ...json, ...headers }, `${p.slug} signed in ${names}, a byte added: 401 signature_invalid`, { status: 401, error: 'signature_invalid' });
+				await check(tokenOp, `/webhooks/${p.slug}/default`, body, { ...json, ...headers }, `${p.slug}'s default source named, /webhooks/${p.slug}/default, signed in ${names}: ${firstStatus}`, { status: firstStatus });
 			}
+		}
+
+		// The sources of the sources file (sources.md), each on its own route: signed with
+		// its own secret, not the default source's; through its own path token; with
+		// neither a secret nor a token (nor insecure = true), refused whatever comes.
+		// The document's examples of these routes are sources of the file.
+		const segSource = tokenOp?.params.segment?.examples?.source?.value;
+		ok(sourceOf(tokenOp?.params.platform?.example, segSource), `${tag} the example source ${segSource} of /webhooks/{platform}/{segment} is a source of the sources file`);
+		const ex = sourceOp && sourceOf(sourceOp.params.platform?.example, sourceOp.params.source?.example);
+		ok(ex?.path_token && ex.path_token === sourceOp.params.token?.example, `${tag} the example of /webhooks/{platform}/{source}/{token} is a source of the sources file and its path token`);
+		const lookupSource = ops.find((o) => o.template === '/precall/{platform}/{source}' && o.method === 'post');
+		ok(lookupSource && sourceOf(lookupSource.params.platform?.example, lookupSource.params.source?.example)?.token, `${tag} the example of /precall/{platform}/{source} is a source of the sources file with a lookup token`);
+		for (const src of Object.values(sources)) {
+			const e = examples.find((x) => x.name.startsWith(`${src.slug}/`));
+			if (!ok(e, `${tag} source ${src.slug}.${src.name}: its platform has a request example`)) continue;
+			const body = fixture(e);
+			const firstStatus = answerOf(e.o, e.name)?.status;
+			const json = { 'Content-Type': 'application/json' };
+			const at = `/webhooks/${src.slug}/${src.name}`;
+			const id = `source ${src.slug}.${src.name}`;
+			const reqs = schemesOf(src.slug);
+			const signed = (secret, b = body) => (secret && reqs.length ? sign(schemes, reqs[0], secret, b) || {} : {});
+			const own = signed(src.secret);
+			if (src.path_token) {
+				const tok = encodeURIComponent(src.path_token);
+				await check(tokenOp, at, body, { ...json, ...own }, `${id}, without its path token: 401 token_invalid`, { status: 401, error: 'token_invalid' });
+				await check(sourceOp, `${at}/${tok}`, body, { ...json, ...own }, `${id} through its path token: ${firstStatus}`, { status: firstStatus });
+				await check(sourceOp, `${at}/${tok}/`, body, { ...json, ...own }, `${id} through its path token, a trailing slash: ${firstStatus}`, { status: firstStatus });
+				await check(sourceOp, `${at}/not-${tok}`, body, { ...json, ...own }, `${id} with another path token: 401 token_invalid`, { status: 401, error: 'token_invalid' });
+			} else {
+				await check(sourceOp, `${at}/a-token`, body, { ...json, ...own }, `${id} has no path token: ${at}/{token} is 404 not_found`, { status: 404, error: 'not_found' });
+			}
+			if (src.secret) {
+				ok(reqs.length > 0, `${tag} ${id}: the document says how ${src.slug} is signed`);
+				for (const req of reqs) {
+					const headers = sign(schemes, req, src.secret, body);
+					const names = Object.keys(req).map((n) => schemes[n].name).join(', ');
+					if (!ok(headers, `${tag} ${id}: the test can sign ${names}`)) continue;
+					if (src.path_token) continue; // checked above, signed
+					await check(tokenOp, at, body, { ...json, ...headers }, `${id} signed in ${names} with its secret: ${firstStatus}`, { status: firstStatus });
+					await check(tokenOp, `${at}/`, body, { ...json, ...headers }, `${id}/ signed in ${names} with its secret: ${firstStatus}`, { status: firstStatus });
+					await check(tokenOp, at, body + ' ', { ...json, ...headers }, `${id} signed in ${names}, a byte added: 401 signature_invalid`, { status: 401, error: 'signature_invalid' });
+					if (secrets[src.slug]) {
+						await check(tokenOp, at, body, { ...json, ...sign(schemes, req, secrets[src.slug], body) }, `${id} signed with the default source's secret: 401 signature_invalid`, { status: 401, error: 'signature_invalid' });
+					}
+				}
+				if (!src.path_token) await check(tokenOp, at, body, json, `${id} unsigned: 401 signature_missing`, { status: 401, error: 'signature_missing' });
+			} else if (!src.path_token && !src.bearer_token && src.insecure !== 'true') {
+				await check(tokenOp, at, body, json, `${id}, neither a secret nor a token: unsigned, 401 signature_missing`, { status: 401, error: 'signature_missing' });
+				if (secrets[src.slug]) {
+					await check(tokenOp, at, body, { ...json, ...signed(secrets[src.slug]) }, `${id}, neither a secret nor a token: signed with the default source's secret, 401 signature_missing`, { status: 401, error: 'signature_missing' });
+				}
+			} else if (src.insecure === 'true' && !src.path_token && !src.bearer_token) {
+				await check(tokenOp, at, body, json, `${id}, insecure: unsigned, ${firstStatus}`, { status: firstStatus });
+			}
+			// The name under a platform that has no source of it, and whose default source
+			// has no path token: no such source.
+			const other = platforms.map((q) => q.slug).find((q) => q !== tokenSlug && !sourceOf(q, src.name));
+			if (other) await check(tokenOp, `/webhooks/${other}/${src.name}`, body, json, `${src.name} under ${other}, which has no such source: 404 unknown_source`, { status: 404, error: 'unknown_source' });
 		}
 	}
 }
@@ -692,6 +1015,7 @@ if (cmd === 'static') {
 	const { tokenSlug, token, secrets } = securedSettings(doc, operations(doc));
 	if (tokenSlug) console.log(`CALLBRIDGE_${tokenSlug.toUpperCase()}_PATH_TOKEN=${token}`);
 	for (const [slug, secret] of Object.entries(secrets)) console.log(`CALLBRIDGE_${slug.toUpperCase()}_SECRET=${secret}`);
+	for (const [slug, token] of Object.entries(lookupTokens(doc))) console.log(`CALLBRIDGE_${slug.toUpperCase()}_PRECALL_TOKEN=${token}`);
 } else if (cmd === 'live') {
 	const [docFile, platformsFile, port, phase, ...probes] = args;
 	const [pub, admin] = port.split(',').map(Number);

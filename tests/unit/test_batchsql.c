@@ -39,33 +39,43 @@ static void check_stmts(void)
 
 	/* What the texts promise pgw, in case the file is ever regenerated blindly. */
 	const char *events = s.sql[BATCHSQL_EVENTS];
-	ok(strstr(events, "unnest($1::text[]") && strstr(events, "$9::text[])") &&
-		   !strstr(events, "$10"),
-	   "the events statement takes BATCHSQL_EVENTS_NPARAMS arrays");
-	ok(strstr(s.sql[BATCHSQL_EVENT], "$10)") && strstr(s.sql[BATCHSQL_EVENT], "entity_id") &&
+	ok(strstr(events, "unnest($1::text[]") && strstr(events, "$10::text[])") &&
+		   !strstr(events, "$11") &&
+		   strstr(events, "ON CONFLICT (platform, source, dedupe_key)"),
+	   "the events statement takes BATCHSQL_EVENTS_NPARAMS arrays, keyed by source too");
+	ok(strstr(s.sql[BATCHSQL_EVENT], "$10, $11)") &&
+		   strstr(s.sql[BATCHSQL_EVENT], "entity_id") &&
 		   strstr(s.sql[BATCHSQL_REPLAY], "entity_id = COALESCE($7, entity_id)"),
 	   "the event statements write the entity id");
 	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_AUDITS],
 		  " OFFSET 0) AS v WHERE v.call_id IS NOT NULL") != NULL,
 	   "the audits' call is looked up per row (OFFSET 0)");
-	char last[32];
-	snprintf(last, sizeof last, "$%d::text[])", rows_spec(TBL_CALLS)->ncols + 2);
-	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_CALLS], last) != NULL,
-	   "the calls batch upsert takes one array per column, plus platform and time");
+	char last[64];
+	snprintf(last, sizeof last, "$%d::text[], $%d::text[])", rows_spec(TBL_CALLS)->ncols + 2,
+		 rows_spec(TBL_CALLS)->ncols + 3);
+	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_CALLS], last) != NULL &&
+		   batchsql_row_nparams(rows_spec(TBL_CALLS)) == rows_spec(TBL_CALLS)->ncols + 3,
+	   "the calls batch upsert takes one array per column, plus platform, time and source");
+	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_CALLS],
+		  "ON CONFLICT (platform, source, external_id)") != NULL &&
+		   strstr(s.sql[BATCHSQL_ROWS0 + TBL_AUDITS],
+			  "c.platform = u.p AND c.source = u.src AND c.external_id = u.c0") != NULL,
+	   "rows are keyed by source, and an audit finds its call in its own source");
 	ok(!strstr(s.sql[BATCHSQL_ROW0 + TBL_CALLS], "substr(") &&
 		   !strstr(s.sql[BATCHSQL_ROWS0 + TBL_CALLS], "clr"),
 	   "calls never clear: no mask in their upserts");
 	const struct row_spec *cs = rows_spec(TBL_CONTACTS);
-	ok(cs->clears && batchsql_row_nparams(cs) == cs->ncols + 3,
-	   "contacts may clear: one more parameter, the mask");
+	ok(cs->clears && batchsql_row_nparams(cs) == cs->ncols + 4,
+	   "contacts may clear: one more parameter, the mask (before the source)");
 	snprintf(last, sizeof last, "substr($%d::text, ", cs->ncols + 3);
 	ok(strstr(s.sql[BATCHSQL_ROW0 + TBL_CONTACTS], last) != NULL,
 	   "the contacts upsert reads the mask, its last parameter");
-	snprintf(last, sizeof last, "$%d::text[]) AS v(", cs->ncols + 3);
+	snprintf(last, sizeof last, "$%d::text[], $%d::text[]) AS v(", cs->ncols + 3,
+		 cs->ncols + 4);
 	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_CONTACTS], last) != NULL &&
 		   strstr(s.sql[BATCHSQL_ROWS0 + TBL_CONTACTS],
-			  "(SELECT x.clr FROM v x WHERE x.p = EXCLUDED.platform AND x.c0 = "
-			  "EXCLUDED.external_id)") != NULL,
+			  "(SELECT x.clr FROM v x WHERE x.p = EXCLUDED.platform AND x.src = "
+			  "EXCLUDED.source AND x.c0 = EXCLUDED.external_id)") != NULL,
 	   "the contacts batch upsert takes the masks as one more array, read per conflict");
 	ok(strstr(s.sql[BATCHSQL_ROW0 + TBL_CONTACTS],
 		  "last_name = CASE WHEN (t.last_event_at IS NULL OR EXCLUDED.last_event_at > "
