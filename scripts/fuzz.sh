@@ -60,7 +60,7 @@ fi
 
 # The modules between bytes and rows: no event loop, no database.
 src="src/intake.c src/platform.c src/verify.c src/config.c src/log.c src/field.c src/rows.c
-     src/ts.c src/transcript.c $(ls src/map_*.c | tr '\n' ' ')"
+     src/ts.c src/tz.c src/sources.c src/transcript.c $(ls src/map_*.c | tr '\n' ' ')"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Isrc"
 libs="$(pkg-config --cflags --libs json-c openssl) -lm"
 # fuzz_http runs the real server: the event loop, evhttp, and a database writer too —

@@ -181,7 +181,7 @@ static void pump(struct drain *d)
 		struct intake_error err;
 		sl->rec = i;
 		if (!p ||
-		    intake_map(p, r->body, r->body_len, NULL, NULL, false, 0, &sl->m, &err) < 0) {
+		    intake_map_source(p, sl->source, r->body, r->body_len, &sl->m, &err) < 0) {
 			bool transient = p && err.status >= 500; /* out of memory */
 			char why[300];
 			snprintf(why, sizeof why, "%s (%s)", p ? err.detail : "no such platform",

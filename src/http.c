@@ -620,6 +620,10 @@ static void route_webhook(struct http_server *s, struct evhttp_request *req, con
 		return;
 	}
 	struct sources *set = sources_acquire();
+	if (!set) {
+		reply_error(s, req, 503, "out_of_memory", "retry later");
+		return;
+	}
 	const struct source *src = n > 1 ? sources_find(set, p, seg[1], len[1]) : NULL;
 	const char *tok = NULL;
 	size_t toklen = 0;

@@ -168,7 +168,18 @@ int intake_request(const struct source *src, const char *path_token, const char 
 	if (verify_with(p, src->keys, src->refuse_unsigned, path_token, body, len, header, ctx,
 			now_us, err) < 0)
 		return -1;
-	return map_body(p, platform_zone(p), body, len, header, ctx, out, err);
+	return map_body(p, sources_zone(src), body, len, header, ctx, out, err);
+}
+
+int intake_map_source(const struct platform *p, const char *source, const char *body, size_t len,
+		      struct mapped *out, struct intake_error *err)
+{
+	struct sources *set = sources_acquire(); /* holds the zone while mapping */
+	const struct source *src = set ? sources_find(set, p, source, strlen(source)) : NULL;
+	const struct tz *zone = src ? sources_zone(src) : platform_zone(p);
+	int rc = map_body(p, zone, body, len, NULL, NULL, out, err);
+	sources_release(set);
+	return rc;
 }
 
 int intake_map(const struct platform *p, const char *body, size_t len,

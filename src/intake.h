@@ -30,6 +30,12 @@ int intake_map(const struct platform *p, const char *body, size_t len,
 	       int64_t now_us, struct mapped *out, struct intake_error *err)
 	__attribute__((warn_unused_result));
 
+/* As intake_map without verification, for an event of the source named source (its time
+ * zone; the platform's when no such source is configured now): the drainer and replay. */
+int intake_map_source(const struct platform *p, const char *source, const char *body, size_t len,
+		      struct mapped *out, struct intake_error *err)
+	__attribute__((warn_unused_result));
+
 /* As intake_map, with verification by the source src (its platform's mapper), for a
  * request that came with path_token (the last path segment, or NULL). */
 struct source;

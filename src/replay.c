@@ -114,8 +114,8 @@ int replay_run(const struct config *cfg, const struct replay_filter *f, char *er
 			rows_reset(&it->m);
 			memset(&it->w, 0, sizeof it->w);
 			total++;
-			if (!p || intake_map(p, payload, strlen(payload), NULL, NULL, false, 0,
-					     &it->m, &ie) < 0) {
+			if (!p || intake_map_source(p, PQgetvalue(res, i, 4), payload,
+						    strlen(payload), &it->m, &ie) < 0) {
 				refused++;
 				continue;
 			}

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "platform.h"
+#include "tz.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,10 +16,10 @@
 
 /* ---- parsing (pure) ---- */
 
-enum key { K_SECRET, K_TOKEN, K_PATH_TOKEN, K_BEARER, K_SIGNATURE, K_NTEXT };
+enum key { K_SECRET, K_TOKEN, K_PATH_TOKEN, K_BEARER, K_SIGNATURE, K_TIMEZONE, K_NTEXT };
 
-static const char *const text_keys[K_NTEXT] = {"secret", "token", "path_token", "bearer_token",
-					       "signature"};
+static const char *const text_keys[K_NTEXT] = {"secret",       "token",     "path_token",
+					       "bearer_token", "signature", "timezone"};
 
 bool sources_valid_name(const char *name, size_t len)
 {
@@ -34,8 +35,8 @@ bool sources_valid_name(const char *name, size_t len)
 
 static char **text_slot(struct sources_section *s, int k)
 {
-	char **slots[K_NTEXT] = {&s->secret, &s->token, &s->path_token, &s->bearer_token,
-				 &s->signature};
+	char **slots[K_NTEXT] = {&s->secret,       &s->token,     &s->path_token,
+				 &s->bearer_token, &s->signature, &s->timezone};
 	return slots[k];
 }
 
@@ -204,7 +205,7 @@ int sources_parse(const char *file, const char *text, struct sources_section **o
 			sec->own_rows_only = !strcmp(val, "source");
 		} else {
 			FAIL("unknown key '%s' (known: secret, token, path_token, bearer_token, "
-			     "signature, tolerance, insecure, precall_scope)",
+			     "signature, tolerance, insecure, precall_scope, timezone)",
 			     key);
 		}
 	}
@@ -228,6 +229,7 @@ struct sources {
 	int n;
 	struct source *v;
 	struct verify_keys **keys; /* the file's sources' own, n entries (NULL for defaults) */
+	struct tz **zones;         /* the file's sources' own time zones, n entries, or NULL */
 	char **strings;            /* what the sources' const char * point to */
 	int nstrings;
 };
@@ -239,9 +241,13 @@ static void set_free(struct sources *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; i < s->n; i++) {
 		if (s->keys)
 			verify_keys_free(&s->keys[i]);
+		if (s->zones)
+			tz_free(s->zones[i]);
+	}
+	free(s->zones);
 	for (int i = 0; i < s->nstrings; i++) {
 		OPENSSL_cleanse(s->strings[i], strlen(s->strings[i]));
 		free(s->strings[i]);
@@ -433,8 +439,17 @@ static int add_file_source(struct sources *s, int i, const char *path,
 		goto done;
 	}
 	token = NULL;
+	if (sec->timezone) {
+		char why[200];
+		if (!(s->zones[i] = tz_load(sec->timezone, why, sizeof why))) {
+			snprintf(err, errlen, "%s:%d: timezone: %s", path,
+				 sec->value_line[K_TIMEZONE], why);
+			goto done;
+		}
+		src->zone = s->zones[i];
+	}
 	rc = 0;
-done:
+done:;
 	char *held[] = {secret, pt, bearer, token};
 	for (int k = 0; k < 4; k++)
 		if (held[k]) {
@@ -465,8 +480,9 @@ struct sources *sources_load(const char *path, char *err, size_t errlen)
 	if (s) {
 		s->v = calloc((size_t)total, sizeof *s->v);
 		s->keys = calloc((size_t)total, sizeof *s->keys);
+		s->zones = calloc((size_t)total, sizeof *s->zones);
 	}
-	if (!s || !s->v || !s->keys) {
+	if (!s || !s->v || !s->keys || !s->zones) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -514,6 +530,19 @@ int sources_reload(const char *path, char *err, size_t errlen)
 struct sources *sources_acquire(void)
 {
 	pthread_mutex_lock(&mu);
+	if (!current) { /* before sources_install (a tool, a test): the platforms' defaults */
+		pthread_mutex_unlock(&mu);
+		char err[128];
+		struct sources *d = sources_load(NULL, err, sizeof err);
+		pthread_mutex_lock(&mu);
+		if (!current) {
+			current = d;
+			d = NULL;
+		}
+		pthread_mutex_unlock(&mu);
+		set_free(d); /* another thread installed one first */
+		pthread_mutex_lock(&mu);
+	}
 	struct sources *s = current;
 	if (s)
 		s->refs++;
@@ -550,6 +579,11 @@ const struct source *sources_find(const struct sources *s, const struct platform
 const struct source *sources_default(const struct sources *s, const struct platform *p)
 {
 	return &s->v[p - platforms];
+}
+
+const struct tz *sources_zone(const struct source *src)
+{
+	return src->zone ? src->zone : platform_zone(src->platform);
 }
 
 const struct source *sources_at(const struct sources *s, int i)

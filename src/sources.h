@@ -23,6 +23,7 @@
 #define SOURCES_MAX     256 /* sources in one file; metrics label at most this many */
 
 struct platform;
+struct tz;
 
 /* One section of the file as written (values not resolved). */
 struct sources_section {
@@ -30,11 +31,11 @@ struct sources_section {
 	int platform; /* index into platforms[] */
 	char name[SOURCE_NAME_MAX + 1];
 	/* raw values, NULL when absent; malloc'd */
-	char *secret, *token, *path_token, *bearer_token, *signature;
+	char *secret, *token, *path_token, *bearer_token, *signature, *timezone;
 	int tolerance; /* 0: absent */
 	bool insecure;
 	bool own_rows_only; /* precall_scope = source */
-	int value_line[5];  /* line of each value above, for messages */
+	int value_line[6];  /* line of each value above, for messages */
 };
 
 /* Parses the text of a sources file. 0 with *out (malloc'd) and *n set; -1 with err
@@ -53,6 +54,7 @@ struct source {
 	bool insecure;                  /* no secret, and said so */
 	bool own_rows_only;             /* lookups see only this source's rows */
 	int label;                      /* sources_label_id(name): its metrics series, or -1 */
+	const struct tz *zone;          /* its timezone; NULL: the platform's */
 };
 
 struct sources;
@@ -67,7 +69,8 @@ void sources_install(struct sources *s);
  * the set in force stays. */
 int sources_reload(const char *path, char *err, size_t errlen);
 
-/* The set in force, with a reference; give it back with sources_release. */
+/* The set in force, with a reference; give it back with sources_release. Before any
+ * sources_install, the platforms' default sources. NULL only when out of memory. */
 struct sources *sources_acquire(void);
 void sources_release(struct sources *s);
 
@@ -76,6 +79,10 @@ const struct source *sources_find(const struct sources *s, const struct platform
 				  const char *name, size_t len);
 /* Platform p's default source (never NULL). */
 const struct source *sources_default(const struct sources *s, const struct platform *p);
+/* The zone of src's offset-less times: its own, else its platform's
+ * (CALLBRIDGE_<SLUG>_TIMEZONE; NULL: UTC). Valid while the set holding src is. */
+const struct tz *sources_zone(const struct source *src);
+
 /* Iterates: the i-th source, or NULL past the last. */
 const struct source *sources_at(const struct sources *s, int i);
 

@@ -36,6 +36,10 @@ write_sources() { # write_sources ACME-SECRETS: the sources file, acme's secrets
 		[simpleai.globex]
 		token = globex-precall
 		insecure = true
+
+		[allo.paris]
+		insecure = true
+		timezone = Europe/Paris
 	EOF
 	mv "$SRC.new" "$SRC" # whole, never half-written, when SIGHUP comes
 }
@@ -57,6 +61,9 @@ printf '[simz.acme]\nsecret = x\n[simz.Bad]\n' >"$TMP/bad.ini"
 out=$(CALLBRIDGE_SOURCES_FILE=$TMP/bad.ini "$BIN" check-config 2>&1)
 is "$?|$out" "1|callbridge: $TMP/bad.ini:3: [simz.Bad]: a source name is 1 to 64 of a-z, 0-9, _ and -" \
 	"check-config: a bad file, exit 1 and its line"
+printf '[allo.mars]\ninsecure = true\ntimezone = Mars/Olympus_Mons\n' >"$TMP/mars.ini"
+out=$(CALLBRIDGE_SOURCES_FILE=$TMP/mars.ini "$BIN" check-config 2>&1)
+like "$?|$out" "^1\|callbridge: $TMP/mars.ini:3: timezone: " "check-config: a source's unknown time zone, with its line"
 out=$(CALLBRIDGE_SOURCES_FILE=$SRC ACME_OLD= "$BIN" check-config 2>&1)
 is "$?|$out" "1|callbridge: $SRC:3: secret: ACME_OLD is not set" "check-config: env: of an unset variable"
 
@@ -100,6 +107,15 @@ post allo/umbrella "$FIX/allo/contact_created.json"
 is "$CODE|$(json_field status)" "200|stored" "an insecure source takes unsigned deliveries"
 like "$(metrics)" 'callbridge_source_deliveries_total\{platform="simz",source="acme",outcome="stored"\} 2' \
 	"metrics count by source"
+
+# ---- a source's time zone ----
+allo_call() { printf '{"topic":"CALL_RECEIVED","data":{"id":"%s","start_date":"2026-07-01 09:00:00","from_number":"+33600000003","to":"+33100000000","type":"INBOUND"}}' "$1" >"$TMP/$1.json"; }
+allo_call tz-paris
+post allo/paris "$TMP/tz-paris.json"
+allo_call tz-utc
+post allo "$TMP/tz-utc.json"
+is "$(sql "SELECT string_agg(external_id || '=' || to_char(started_at AT TIME ZONE 'UTC', 'HH24:MI'), ',' ORDER BY external_id) FROM callbridge.calls WHERE external_id LIKE 'tz-%'")" \
+	"tz-paris=07:00,tz-utc=09:00" "an offset-less time in the source's zone (Europe/Paris), the default source's in UTC"
 
 # ---- pre-call lookups per source ----
 lookup() { # lookup PATH TOKEN: sets CODE and BODY
@@ -184,8 +200,8 @@ is "$(as_role client_acme "SELECT count(*) FROM callbridge.call_facts WHERE sour
 is "$(as_role client_globex "SELECT string_agg(DISTINCT source, ',') FROM callbridge.webhook_events")" globex "client_globex reads globex's events only"
 like "$(as_role client_acme "SELECT count(*) FROM callbridge.source_readers")" "permission denied" "a client cannot list the other clients"
 like "$(as_role client_acme "UPDATE callbridge.calls SET summary = 'x'")" "permission denied" "a client cannot write"
-is "$(as_role analyst "SELECT count(DISTINCT source) FROM callbridge.calls")" 4 "a role not limited to sources reads them all, as before"
-is "$(sql "SELECT count(DISTINCT source) FROM callbridge.calls")" 4 "the daemon's role too"
+is "$(as_role analyst "SELECT count(DISTINCT source) FROM callbridge.calls")" 5 "a role not limited to sources reads them all, as before"
+is "$(sql "SELECT count(DISTINCT source) FROM callbridge.calls")" 5 "the daemon's role too"
 
 # ---- reports and export by source ----
 rep=$(bash "$ROOT/scripts/report.sh" daily_call_volume -v source=acme 2>&1)

@@ -37,7 +37,8 @@ int main(void)
 		 "path_token = \"p;q#r\"\n"
 		 "tolerance = 600\n"
 		 "insecure = no\n"
-		 "precall_scope = source\n",
+		 "precall_scope = source\n"
+		 "timezone = Europe/Paris\n",
 		 &s, &n) == 0,
 	   "the contract's example parses: %s", err);
 	ok(n == 2, "two sources");
@@ -49,6 +50,7 @@ int main(void)
 	is_str(s[1].secret, "whsec_abc,whsec_def", "CRLF line ends");
 	is_str(s[1].path_token, "p;q#r", "a quoted value keeps ; and #");
 	ok(s[1].tolerance == 600 && !s[1].insecure && s[1].own_rows_only, "numbers and flags");
+	is_str(s[1].timezone, "Europe/Paris", "timezone");
 	sources_sections_free(s, n);
 
 	ok(parse("", &s, &n) == 0 && n == 0, "an empty file: no sources");
