@@ -5,7 +5,7 @@
 # Prometheus' promtool, Chromium, Node.js with npm and docker-compose (its `config`).
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl apache2-utils"
+PACKAGES="build-essential pkg-config libevent-dev libjson-c-dev libpq-dev libssl-dev postgresql postgresql-client curl perl apache2-utils tzdata"
 
 missing=""
 for tool in cc make pkg-config curl prove psql ab; do
@@ -17,6 +17,8 @@ if command -v pkg-config >/dev/null 2>&1; then
 	done
 fi
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql-server"
+# CALLBRIDGE_<SLUG>_TIMEZONE reads the IANA zones (docs/configuration.md)
+[ -e /usr/share/zoneinfo/Europe/Paris ] || missing="$missing tzdata"
 if [ "${1:-}" = test ]; then
 	# Only what is missing: a machine may have Node.js from elsewhere, with which
 	# Debian's npm package would conflict.
