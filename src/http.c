@@ -463,7 +463,7 @@ static void handle_lookup(struct http_server *s, struct evhttp_request *req,
 	size_t tlen = 0;
 	const char *token = lookup_token(req, &query, &tlen);
 	char scope_name[SOURCE_NAME_MAX + 1] = "";
-	struct sources *set = sources_acquire(); /* keeps the scope's strings alive */
+	struct sources *set = sources_acquire(); /* scope points into it until copied */
 	const struct source *scope = NULL;
 	bool ok = token && lookup_authorized(set, adapter, source, token, tlen, &scope);
 	if (ok && scope)
