@@ -95,7 +95,7 @@ test-asan: deps-test
 # triggered it, as with test-asan. tests/tsan.supp holds only reports inside Debian's
 # libraries, which are not built with -fsanitize=thread (see the file).
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
-TSAN_TESTS := 25-workers 35-spool 36-spool-flags 37-deadline 40-lifecycle 98-sources
+TSAN_TESTS := 25-workers 35-spool 36-spool-flags 37-deadline 40-lifecycle 64-retention 98-sources
 .PHONY: test-tsan
 test-tsan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-tsan BINDIR=bin-tsan OPT="$(TSAN_FLAGS)" \

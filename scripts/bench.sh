@@ -9,6 +9,8 @@
 #     transaction mode (pool of 4), with CALLBRIDGE_DB_POOLER=transaction
 #   BENCH_WORKLOADS=lookup: pre-call lookups on a seeded table state, alone and beside the
 #     SimZ workload (scripts/bench-lookup.sh, its settings there; needs node)
+#   BENCH_WORKLOADS=retention: the SimZ workload beside `callbridge prune` removing a
+#     seeded BENCH_PRUNE_ROWS (1000000) old events (scripts/bench-retention.sh, its settings there)
 # Extra CALLBRIDGE_* settings in the environment reach the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +74,7 @@ case " $workloads " in *" lookup "*)
 	. scripts/bench-lookup.sh
 	export CALLBRIDGE_SIMPLEAI_PRECALL_TOKEN=$BENCH_PRECALL_TOKEN ;;
 esac
+case " $workloads " in *" retention "*) . scripts/bench-retention.sh ;; esac
 DATABASE_URL=$daemon_url PORT=$port CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-warn} \
 	CALLBRIDGE_SPOOL_DIR="$tmp/spool" "$bin" serve 2>"$tmp/daemon.log" &
 daemon=$!
@@ -104,9 +107,13 @@ echo "wrk: $threads threads, $conns connections, $seconds s per workload"
 echo
 
 for w in $workloads; do
-	psql -X -q "$DATABASE_URL" -c "TRUNCATE callbridge.webhook_events, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" 2>/dev/null
+	psql -X -q "$DATABASE_URL" -c "TRUNCATE callbridge.webhook_events, callbridge.event_keys, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" 2>/dev/null
 	if [ "$w" = lookup ]; then
 		bench_lookup
+		continue
+	fi
+	if [ "$w" = retention ]; then
+		bench_retention
 		continue
 	fi
 	c0=$(cpu_ticks)

@@ -10,38 +10,69 @@
 
 /* ---- statements ---- */
 
+/* An event is first a key in event_keys, the de-duplication table (0008_retention.sql:
+ * webhook_events is partitioned by receive time and cannot hold a unique key without it).
+ * A new key takes the event's id and the raw event is inserted. A key seen before is a
+ * duplicate, counted by BATCHSQL_DUPLICATE in the batch's second round trip: a statement
+ * of its own, because the raw event may have been committed by a concurrent transaction
+ * that this statement's snapshot does not show (the key's ON CONFLICT waits for it and
+ * sees it; the rest of the statement would not). Answers id, whether it was new, and the
+ * status: the new event's, or 'mapped' until the duplicate's own is read. The no-op DO
+ * UPDATE returns the key's row (DO NOTHING would not) and locks it. */
 static const char event_sql[] =
-	"INSERT INTO callbridge.webhook_events AS t"
-	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at, entity_id, source)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, $10, $11)"
-	" ON CONFLICT (platform, source, dedupe_key) DO UPDATE"
-	" SET delivery_count = t.delivery_count + $9::integer,"
-	"     last_received_at = EXCLUDED.last_received_at"
-	" RETURNING id, t.xmax = 0, status"; /* xmax = 0: inserted, not updated */
+	"WITH k AS (INSERT INTO callbridge.event_keys AS t (platform, source, dedupe_key, received_at)"
+	"           VALUES ($1, $10, $2, $5::timestamptz)"
+	"           ON CONFLICT (platform, source, dedupe_key) DO UPDATE SET platform = t.platform"
+	"           RETURNING t.event_id, t.xmax = 0 AS fresh),"
+	" ins AS (INSERT INTO callbridge.webhook_events"
+	"         (id, platform, dedupe_key, event_type, occurred_at, received_at, payload, status,"
+	"          error, last_received_at, entity_id, source)"
+	"         SELECT k.event_id, $1, $2, $3, $4::timestamptz, $5::timestamptz, $6::jsonb, $7,"
+	"                $8, $5::timestamptz, $9, $10 FROM k WHERE k.fresh)"
+	" SELECT k.event_id, k.fresh, CASE WHEN k.fresh THEN $7 ELSE 'mapped' END FROM k";
 
 /* The same for a batch: one array per column (binary text[]), one element per delivery.
  * The batch holds no (platform, source, dedupe_key) twice and no delivery counted
  * already. */
 static const char events_sql[] =
-	"INSERT INTO callbridge.webhook_events AS t"
-	" (platform, dedupe_key, event_type, occurred_at, received_at, payload, status, error,"
-	"  last_received_at, entity_id, source)"
-	" SELECT v.p, v.k, v.ty, v.o::timestamptz, v.r::timestamptz, v.body::jsonb, v.s, v.e,"
-	"        v.r::timestamptz, v.ent, v.src"
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	"             $7::text[], $8::text[], $9::text[], $10::text[])"
-	"      AS v(p, k, ty, o, r, body, s, e, ent, src)"
-	" ON CONFLICT (platform, source, dedupe_key) DO UPDATE"
-	" SET delivery_count = t.delivery_count + 1,"
-	"     last_received_at = EXCLUDED.last_received_at"
-	" RETURNING platform, dedupe_key, id, t.xmax = 0, status, source";
+	"WITH v AS MATERIALIZED ("
+	"  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+	"                       $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])"
+	"  AS v(p, k, ty, o, r, body, s, e, ent, src)),"
+	" k AS (INSERT INTO callbridge.event_keys AS t (platform, source, dedupe_key, received_at)"
+	"       SELECT v.p, v.src, v.k, v.r::timestamptz FROM v"
+	"       ON CONFLICT (platform, source, dedupe_key) DO UPDATE SET platform = t.platform"
+	"       RETURNING t.platform, t.source, t.dedupe_key, t.event_id, t.xmax = 0 AS fresh),"
+	" kv AS (SELECT k.*, v.* FROM k JOIN v"
+	"        ON v.p = k.platform AND v.src = k.source AND v.k = k.dedupe_key),"
+	" ins AS (INSERT INTO callbridge.webhook_events"
+	"         (id, platform, dedupe_key, event_type, occurred_at, received_at, payload, status,"
+	"          error, last_received_at, entity_id, source)"
+	"         SELECT kv.event_id, kv.p, kv.k, kv.ty, kv.o::timestamptz, kv.r::timestamptz,"
+	"                kv.body::jsonb, kv.s, kv.e, kv.r::timestamptz, kv.ent, kv.src"
+	"         FROM kv WHERE kv.fresh)"
+	" SELECT kv.platform, kv.dedupe_key, kv.event_id, kv.fresh,"
+	"        CASE WHEN kv.fresh THEN kv.s ELSE 'mapped' END, kv.source"
+	" FROM kv";
 
+/* A duplicate delivery: counted on its raw event (found through its key: id and
+ * partition), whose status it answers; no row when the raw event was pruned. */
+static const char duplicate_sql[] =
+	"UPDATE callbridge.webhook_events t"
+	" SET delivery_count = t.delivery_count + $5::integer,"
+	"     last_received_at = CASE WHEN $5::integer > 0 THEN $4::timestamptz"
+	"                             ELSE t.last_received_at END"
+	" FROM callbridge.event_keys k"
+	" WHERE k.platform = $1 AND k.source = $2 AND k.dedupe_key = $3"
+	"   AND t.id = k.event_id AND t.received_at = k.received_at"
+	" RETURNING t.status";
+
+/* received_at finds the event's partition. */
 static const char replay_sql[] =
 	"UPDATE callbridge.webhook_events"
 	" SET event_type = COALESCE($3, event_type), occurred_at = COALESCE($4::timestamptz, occurred_at),"
 	"     status = $5, error = $6, entity_id = COALESCE($7, entity_id)"
-	" WHERE id = $1::bigint AND platform = $2"
+	" WHERE id = $1::bigint AND platform = $2 AND ($8::timestamptz IS NULL OR received_at = $8)"
 	" RETURNING id, true, status";
 
 static const char transcript_sql[] =
@@ -201,6 +232,7 @@ int batchsql_stmts_init(struct batchsql_stmts *s, unsigned tag)
 	s->sql[BATCHSQL_REPLAY] = strdup(replay_sql);
 	s->sql[BATCHSQL_TRANSCRIPT] = strdup(transcript_sql);
 	s->sql[BATCHSQL_EVENTS] = strdup(events_sql);
+	s->sql[BATCHSQL_DUPLICATE] = strdup(duplicate_sql);
 	for (int t = 0; t < TBL_COUNT; t++) {
 		s->sql[BATCHSQL_ROW0 + t] = upsert_sql(rows_spec((enum row_table)t), false);
 		s->sql[BATCHSQL_ROWS0 + t] = upsert_sql(rows_spec((enum row_table)t), true);

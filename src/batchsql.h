@@ -18,13 +18,15 @@
  * BATCHSQL_EVENTS and BATCHSQL_ROWS0 + table write a whole batch's rows, each parameter
  * a text[] holding one column of every row (see struct batchsql_array). */
 enum batchsql_stmt {
-	BATCHSQL_EVENT,      /* $1..$8 the event's columns, $9 1 or 0: count the delivery,
-			      * $10 the entity id, $11 the source */
-	BATCHSQL_REPLAY,     /* $1 id, $2 platform, $3..$6 type, time, status, error, $7 entity */
+	BATCHSQL_EVENT,      /* $1..$8 the event's columns, $9 the entity id, $10 the source */
+	BATCHSQL_REPLAY,     /* $1 id, $2 platform, $3..$6 type, time, status, error, $7 entity,
+			      * $8 received_at (the partition) */
 	BATCHSQL_TRANSCRIPT, /* $1 platform, $2 call external id, $3 event time, $4 json,
 			      * $5 source */
 	BATCHSQL_EVENTS,     /* BATCHSQL_EVENTS_NPARAMS arrays: BATCHSQL_EVENT's $1..$8, entity,
 			      * source */
+	BATCHSQL_DUPLICATE,  /* $1 platform, $2 source, $3 dedupe key, $4 received_at, $5 1 or
+			      * 0: count the delivery; answers the stored event's status */
 	BATCHSQL_ROW0,       /* + enum row_table: $1 platform, $2 event time, then columns,
 			      * then the clear mask when the table's rows may clear, then the
 			      * source (see batchsql_row_nparams) */

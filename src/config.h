@@ -31,6 +31,12 @@ struct config {
 	int shutdown_timeout_seconds;
 	int signature_tolerance_seconds;
 	int precall_budget_ms;
+	int raw_retention_days; /* 0: keep */
+	int dedupe_window_days;
+	int partitions_ahead_days;
+	int maintenance_interval_seconds;
+	int prune_batch;
+	int prune_lock_timeout_ms;
 	const char *sources_file;  /* NULL: only the default sources */
 	const char *admin_listen;  /* NULL: no admin listener */
 	const char *tls_cert_file; /* NULL: plain HTTP */

@@ -19,23 +19,42 @@
 
 /* The SQL of each table is a compile-time constant: the table name comes from this list,
  * never from the command line, and every value is a bound parameter. */
-#define ROWS_SQL(t)                                                                                \
-	"SELECT t.sync_xid::text, t.sync_version::text, row_to_json(t)::text"                      \
+/* A table's changed rows and its tombstones (rows deleted, 0008_retention.sql), merged in
+ * feed order. A tombstone prints as {"deleted":true,"id":..,"platform":..,"source":..,
+ * the rest of the row's key, "sync_xid":..,"sync_version":..,"deleted_at":..}. */
+#define ROWS_SQL(t, key)                                                                           \
+	"SELECT x, v, j FROM ("                                                                    \
+	" SELECT t.sync_xid AS x, t.sync_version AS v, row_to_json(t)::text AS j"                  \
 	" FROM callbridge." t " AS t"                                                              \
 	" WHERE (t.sync_xid, t.sync_version) > ($1::xid8, $2::bigint) AND t.sync_xid < $3::xid8"   \
 	"   AND ($5::text IS NULL OR t.source = $5::text)"                                         \
-	" ORDER BY t.sync_xid, t.sync_version LIMIT $4::integer"
+	" UNION ALL"                                                                               \
+	" SELECT d.sync_xid, d.sync_version, row_to_json(r)::text"                                 \
+	" FROM callbridge.sync_deletions AS d"                                                     \
+	" CROSS JOIN LATERAL (SELECT true AS deleted, d.row_id AS id,"                             \
+	"        d.key ->> 'platform' AS platform, d.source, " key ","                             \
+	"        d.sync_xid, d.sync_version, d.deleted_at) AS r"                                   \
+	" WHERE d.table_name = '" t "'"                                                            \
+	"   AND (d.sync_xid, d.sync_version) > ($1::xid8, $2::bigint) AND d.sync_xid < $3::xid8"   \
+	"   AND ($5::text IS NULL OR d.source = $5::text)"                                         \
+	") AS c ORDER BY x, v LIMIT $4::integer"
+#define EXTERNAL_KEY "d.key ->> 'external_id' AS external_id"
+#define AUDIT_KEY                                                                                  \
+	"(d.key ->> 'call_id')::bigint AS call_id, d.key ->> 'kind' AS kind,"                      \
+	" d.key ->> 'call_external_id' AS call_external_id"
 #define PENDING_SQL(t)                                                                             \
 	"SELECT EXISTS (SELECT 1 FROM callbridge." t " WHERE sync_xid >= $1::xid8"                 \
-	" AND ($2::text IS NULL OR source = $2::text))"
+	" AND ($2::text IS NULL OR source = $2::text))"                                            \
+	" OR EXISTS (SELECT 1 FROM callbridge.sync_deletions WHERE table_name = '" t "'"           \
+	" AND sync_xid >= $1::xid8 AND ($2::text IS NULL OR source = $2::text))"
 
 static const struct feed_table {
 	const char *name, *rows_sql, *pending_sql;
 } tables[] = {
-	{"calls", ROWS_SQL("calls"), PENDING_SQL("calls")},
-	{"call_audits", ROWS_SQL("call_audits"), PENDING_SQL("call_audits")},
-	{"sms_messages", ROWS_SQL("sms_messages"), PENDING_SQL("sms_messages")},
-	{"contacts", ROWS_SQL("contacts"), PENDING_SQL("contacts")},
+	{"calls", ROWS_SQL("calls", EXTERNAL_KEY), PENDING_SQL("calls")},
+	{"call_audits", ROWS_SQL("call_audits", AUDIT_KEY), PENDING_SQL("call_audits")},
+	{"sms_messages", ROWS_SQL("sms_messages", EXTERNAL_KEY), PENDING_SQL("sms_messages")},
+	{"contacts", ROWS_SQL("contacts", EXTERNAL_KEY), PENDING_SQL("contacts")},
 };
 #define NTABLES (int)(sizeof tables / sizeof tables[0])
 
@@ -146,7 +165,8 @@ static void result_error(PGconn *pg, const PGresult *r, char *err, size_t errlen
 	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (state && (!strcmp(state, "42703") || !strcmp(state, "42P01")))
 		snprintf(err, errlen,
-			 "the database has no change feed yet: run `callbridge migrate`");
+			 "the database has no change feed (or no deletions in it) yet: run "
+			 "`callbridge migrate`");
 	else
 		snprintf(err, errlen, "%s", msg ? msg : PQerrorMessage(pg));
 	err[strcspn(err, "\n")] = '\0';

@@ -3,7 +3,8 @@
  * are at the top of sql/migrations/0003_change_feed.sql).
  *
  * Output, on success only complete: one JSON object per changed row (the row's columns,
- * row_to_json), in feed order, then a last line
+ * row_to_json) or deleted row ({"deleted":true, ...its key}: `callbridge forget`), in
+ * feed order, then a last line
  *   {"cursor":"<xid>:<version>","rows":N,"more":BOOL,"pending":BOOL}
  * cursor: pass it as --since next time (unchanged when no row was returned);
  * more: the page was full, call again at once; pending: committed changes wait behind a

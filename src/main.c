@@ -7,6 +7,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "retention.h"
 #include "platform.h"
 #include "precall.h"
 #include "sources.h"
@@ -32,8 +33,9 @@
 #endif
 
 static const char usage[] =
-	"usage: callbridge [serve | migrate | replay [options] | export [options] | config |\n"
-	"                   check-config | platforms [--json]] [--help] [--version]\n"
+	"usage: callbridge [serve | migrate | replay [options] | export [options] | prune |\n"
+	"                   forget --phone NUMBER [--reference TEXT] | config | check-config |\n"
+	"                   platforms [--json]] [--help] [--version]\n"
 	"\n"
 	"  serve     run the HTTP server (the default)\n"
 	"  migrate   apply pending database migrations, then exit\n"
@@ -47,6 +49,11 @@ static const char usage[] =
 	"              --since CURSOR    0 the first time, then the cursor it printed\n"
 	"              --limit N         at most N rows (default 1000)\n"
 	"              --source NAME     only that source's rows (docs/sources.md)\n"
+	"  prune     make the partitions ahead and apply CALLBRIDGE_RAW_RETENTION_DAYS now\n"
+	"            (the daemon also does it every CALLBRIDGE_MAINTENANCE_INTERVAL_SECONDS)\n"
+	"  forget    erase everything about one person (docs/operations.md); options:\n"
+	"              --phone NUMBER    their phone number, in any usual format\n"
+	"              --reference TEXT  kept in callbridge.erasures (a ticket, say)\n"
 	"  config    print the settings table (name, default, meaning)\n"
 	"  check-config  check the settings, secrets and the sources file without starting;\n"
 	"            exit 0, or 1 with the reason (FILE:LINE for the sources file)\n"
@@ -55,13 +62,15 @@ static const char usage[] =
 	"            tab-separated; --json: as a JSON array\n"
 	"\n"
 	"Settings come from the environment and from .env in the working directory;\n"
-	"see README.md. DATABASE_URL is required for serve, migrate, replay and export.\n";
+	"see README.md. DATABASE_URL is required for serve, migrate, replay, export, prune\n"
+	"and forget.\n";
 
 struct server {
 	struct event_base *base;
 	struct http_server *http;
 	struct writer *writer;
 	struct workers *workers; /* NULL: one loop */
+	struct retention_worker *maintenance;
 	struct event *sigint, *sigterm, *sighup, *drain;
 	int64_t stop_deadline_ms;
 	int shutdown_timeout_s;
@@ -311,7 +320,8 @@ static int serve(const struct config *cfg)
 	int pending = migrate_pending(cfg->database_url, cfg->db_connect_timeout_seconds, err,
 				      sizeof err);
 	if (pending > 0)
-		log_warn("database schema is not up to date: run `callbridge migrate`");
+		log_warn("database schema is not up to date: deliveries wait in the spool until "
+			 "`callbridge migrate` has run");
 	else if (pending < 0)
 		log_warn("cannot check the database schema now; serving anyway", "error", err);
 
@@ -346,6 +356,11 @@ static int serve(const struct config *cfg)
 			goto done;
 		}
 	}
+	sv.maintenance = retention_start(cfg);
+	if (!sv.maintenance) {
+		die("%s", "cannot start the maintenance thread");
+		goto done;
+	}
 	sv.sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
 	sv.sighup = evsignal_new(sv.base, SIGHUP, on_hup, (void *)cfg);
@@ -364,6 +379,7 @@ static int serve(const struct config *cfg)
 	log_notice("stopped");
 	rc = 0;
 done:
+	retention_stop(&sv.maintenance);
 	writer_close(sv.writer); /* its last spool fsyncs finish deliveries: before http_free */
 	worker_free(&sv.workers);
 	http_free(&sv.http);
@@ -400,12 +416,14 @@ int main(int argc, char **argv)
 	}
 	struct replay_filter filter = {0};
 	struct export_args exp = {0};
+	const char *phone = NULL, *reference = NULL;
 	if (argc >= 2)
 		cmd = argv[1];
 	if (!strcmp(cmd, "platforms"))
 		return print_platforms(argc, argv);
 	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "config") &&
-	    strcmp(cmd, "replay") && strcmp(cmd, "export") && strcmp(cmd, "check-config"))
+	    strcmp(cmd, "replay") && strcmp(cmd, "export") && strcmp(cmd, "check-config") &&
+	    strcmp(cmd, "prune") && strcmp(cmd, "forget"))
 		return die("unknown command '%s' (see --help)", cmd);
 	for (int i = 2; i < argc; i++) {
 		const char **slot = NULL;
@@ -423,6 +441,10 @@ int main(int argc, char **argv)
 			slot = &exp.limit;
 		else if (!strcmp(cmd, "export") && !strcmp(argv[i], "--source"))
 			slot = &exp.source;
+		else if (!strcmp(cmd, "forget") && !strcmp(argv[i], "--phone"))
+			slot = &phone;
+		else if (!strcmp(cmd, "forget") && !strcmp(argv[i], "--reference"))
+			slot = &reference;
 		if (!slot)
 			return die("unexpected argument '%s' (see --help)", argv[i]);
 		if (i + 1 == argc)
@@ -439,6 +461,8 @@ int main(int argc, char **argv)
 		return die("--status: must be mapped, unmapped or failed, not '%s'", filter.status);
 	if (!strcmp(cmd, "export") && export_check(&exp, err, sizeof err) < 0)
 		return die("%s", err);
+	if (!strcmp(cmd, "forget") && (!phone || !*phone))
+		return die("%s", "forget needs --phone NUMBER");
 	if (!strcmp(cmd, "config")) {
 		cfg_print_table(stdout);
 		return 0;
@@ -465,6 +489,15 @@ int main(int argc, char **argv)
 			rc = die("%s", "DATABASE_URL is not set");
 		else if (export_run(cfg.database_url, cfg.db_connect_timeout_seconds, &exp, stdout,
 				    err, sizeof err) < 0)
+			rc = die("%s", err);
+		else
+			rc = 0;
+	} else if (!strcmp(cmd, "prune") || !strcmp(cmd, "forget")) {
+		if (!cfg.database_url)
+			rc = die("%s", "DATABASE_URL is not set");
+		else if ((!strcmp(cmd, "prune") ? retention_prune(&cfg, stdout, err, sizeof err)
+						: retention_forget(&cfg, phone, reference, stdout,
+								   err, sizeof err)) < 0)
 			rc = die("%s", err);
 		else
 			rc = 0;

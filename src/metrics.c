@@ -199,6 +199,71 @@ void metrics_precall_unrecorded(uint64_t n)
 	BUMP(precall_unrecorded, n);
 }
 
+/* ---- maintenance ---- */
+
+enum { MAINT_OK, MAINT_FAILED, MAINT_BUSY, MAINT_OUTCOMES };
+static uint64_t maint_runs[MAINT_OUTCOMES], maint_made, maint_dropped, maint_events, maint_keys,
+	maint_lookups;
+static int64_t maint_last_ok_us;
+
+void metrics_maintenance(int ok, int busy, uint64_t made, uint64_t dropped, uint64_t events,
+			 uint64_t keys, uint64_t lookups)
+{
+	BUMP(maint_runs[!ok ? MAINT_FAILED : busy ? MAINT_BUSY : MAINT_OK], 1);
+	if (!ok)
+		return;
+	BUMP(maint_made, made);
+	BUMP(maint_dropped, dropped);
+	BUMP(maint_events, events);
+	BUMP(maint_keys, keys);
+	BUMP(maint_lookups, lookups);
+	if (!busy)
+		__atomic_store_n(&maint_last_ok_us, ts_now_us(), __ATOMIC_RELAXED);
+}
+
+static void render_maintenance(struct evbuffer *out)
+{
+	evbuffer_add_printf(
+		out,
+		"# HELP callbridge_maintenance_runs_total Maintenance runs (partitions ahead, "
+		"retention) by outcome; busy: another instance was maintaining.\n"
+		"# TYPE callbridge_maintenance_runs_total counter\n"
+		"callbridge_maintenance_runs_total{outcome=\"ok\"} %llu\n"
+		"callbridge_maintenance_runs_total{outcome=\"failed\"} %llu\n"
+		"callbridge_maintenance_runs_total{outcome=\"busy\"} %llu\n",
+		(unsigned long long)READ(maint_runs[MAINT_OK]),
+		(unsigned long long)READ(maint_runs[MAINT_FAILED]),
+		(unsigned long long)READ(maint_runs[MAINT_BUSY]));
+	int64_t last = __atomic_load_n(&maint_last_ok_us, __ATOMIC_RELAXED);
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_maintenance_last_success_timestamp_seconds When "
+			    "this instance last maintained the database (0: not yet).\n"
+			    "# TYPE callbridge_maintenance_last_success_timestamp_seconds gauge\n"
+			    "callbridge_maintenance_last_success_timestamp_seconds %.3f\n",
+			    (double)last / 1e6);
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_partitions_made_total Day partitions of "
+			    "webhook_events made ahead.\n"
+			    "# TYPE callbridge_partitions_made_total counter\n"
+			    "callbridge_partitions_made_total %llu\n"
+			    "# HELP callbridge_partitions_dropped_total Day partitions of "
+			    "webhook_events dropped by the retention.\n"
+			    "# TYPE callbridge_partitions_dropped_total counter\n"
+			    "callbridge_partitions_dropped_total %llu\n",
+			    (unsigned long long)READ(maint_made),
+			    (unsigned long long)READ(maint_dropped));
+	evbuffer_add_printf(out,
+			    "# HELP callbridge_retention_removed_total Rows removed by the "
+			    "retention, by kind.\n"
+			    "# TYPE callbridge_retention_removed_total counter\n"
+			    "callbridge_retention_removed_total{kind=\"raw_events\"} %llu\n"
+			    "callbridge_retention_removed_total{kind=\"dedupe_keys\"} %llu\n"
+			    "callbridge_retention_removed_total{kind=\"precall_lookups\"} %llu\n",
+			    (unsigned long long)READ(maint_events),
+			    (unsigned long long)READ(maint_keys),
+			    (unsigned long long)READ(maint_lookups));
+}
+
 static void render_precall(struct evbuffer *out)
 {
 	static const char *const names[METRICS_PRECALL_OUTCOMES] = {
@@ -384,6 +449,7 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 
 	render_sources(out);
 	render_precall(out);
+	render_maintenance(out);
 
 	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
 				 "class.\n# TYPE callbridge_http_responses_total counter\n");

@@ -60,6 +60,11 @@ void metrics_precall(int adapter, int outcome, int64_t latency_us);
 /* Lookups answered but not recorded in callbridge.precall_lookups. */
 void metrics_precall_unrecorded(uint64_t n);
 
+/* A maintenance run of the daemon (retention.h): ok false when it failed, busy when
+ * another instance was maintaining; the counts are what it did. */
+void metrics_maintenance(int ok, int busy, uint64_t made, uint64_t dropped, uint64_t events,
+			 uint64_t keys, uint64_t lookups);
+
 /* sp is NULL when the spool is disabled; drained and drain_refused count the drainer's
  * records since start: written, and refused by the database (see drain_counts). */
 void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp,

@@ -2,6 +2,7 @@
  * connections, the pipeline, batch scheduling, deadlines and answers. The statements'
  * text, their array parameters and the key order of rows are batchsql's. */
 #include "pgw.h"
+#include "migrate.h"
 #include "batchsql.h"
 #include "pghosts.h"
 #include "log.h"
@@ -21,7 +22,19 @@
 enum conn_state { CS_DOWN, CS_CONNECTING, CS_IDLE, CS_BUSY };
 enum phase { PH_PREPARE, PH_EVENTS, PH_ROWS, PH_ROLLBACK };
 /* R_EVENT and R_ROW belong to one delivery, R_EVENTS and R_ROWS to the whole batch. */
-enum role { R_PREPARE, R_BEGIN, R_EVENT, R_EVENTS, R_ROW, R_ROWS, R_COMMIT, R_ROLLBACK, R_SYNC };
+enum role {
+	R_SCHEMA,
+	R_PREPARE,
+	R_BEGIN,
+	R_EVENT,
+	R_EVENTS,
+	R_DUPLICATE,
+	R_ROW,
+	R_ROWS,
+	R_COMMIT,
+	R_ROLLBACK,
+	R_SYNC
+};
 
 /* One expected answer in the pipeline, in send order. */
 struct item {
@@ -349,16 +362,15 @@ static bool send_event(struct conn *c, int i)
 	if (d->replay_id > 0) {
 		char id[24];
 		snprintf(id, sizeof id, "%lld", d->replay_id);
-		const char *rv[7] = {
-			id,    d->platform, m->event_type, m->occurred_at, status_text(d),
-			error, m->entity_id};
-		ok = send_stmt(c, BATCHSQL_REPLAY, 7, rv, NULL, NULL);
+		const char *rv[8] = {
+			id,    d->platform,  m->event_type, m->occurred_at, status_text(d),
+			error, m->entity_id, d->received_at};
+		ok = send_stmt(c, BATCHSQL_REPLAY, 8, rv, NULL, NULL);
 	} else {
-		const char *vals[11] = {d->platform,    d->dedupe_key,  m->event_type,
-					m->occurred_at, d->received_at, d->payload,
-					status_text(d), error,          d->maybe_stored ? "0" : "1",
-					m->entity_id,   src_of(d)};
-		ok = send_stmt(c, BATCHSQL_EVENT, 11, vals, NULL, NULL);
+		const char *vals[10] = {
+			d->platform, d->dedupe_key,  m->event_type, m->occurred_at, d->received_at,
+			d->payload,  status_text(d), error,         m->entity_id,   src_of(d)};
+		ok = send_stmt(c, BATCHSQL_EVENT, 10, vals, NULL, NULL);
 	}
 	return ok && add_item(c, R_EVENT, i);
 }
@@ -532,13 +544,32 @@ static bool send_transcripts(struct conn *c)
 	return ok;
 }
 
-/* The second round trip: the rows of every table in enum order, then the transcripts
- * (the lock order of DESIGN), then COMMIT. */
+/* Counts each duplicate delivery of the batch on its stored event and reads that event's
+ * status (see batchsql.c, event_sql: why not in the first round trip). In the batch's
+ * order, which is the keys' lock order; a delivery that may be stored already (from the
+ * spool) is not counted again. */
+static bool send_duplicates(struct conn *c)
+{
+	bool ok = true;
+	for (int i = 0; ok && i < c->nbatch; i++) {
+		const struct pgw_delivery *d = c->batch[i];
+		if (!d || d->fresh || d->replay_id > 0)
+			continue;
+		const char *vals[5] = {d->platform, src_of(d), d->dedupe_key, d->received_at,
+				       d->maybe_stored ? "0" : "1"};
+		ok = send_stmt(c, BATCHSQL_DUPLICATE, 5, vals, NULL, NULL) &&
+		     add_item(c, R_DUPLICATE, i);
+	}
+	return ok;
+}
+
+/* The second round trip: the duplicates' counts, the rows of every table in enum order,
+ * then the transcripts (the lock order of DESIGN), then COMMIT. */
 static void send_rows(struct conn *c)
 {
 	c->phase = PH_ROWS;
 	reset_items(c);
-	bool ok = true;
+	bool ok = send_duplicates(c);
 	for (int t = 0; ok && t < TBL_COUNT; t++)
 		ok = send_table(c, (enum row_table)t);
 	ok = ok && send_transcripts(c) && send_simple(c, "COMMIT", R_COMMIT) && send_sync(c);
@@ -614,6 +645,12 @@ static void segment_done(struct conn *c)
 
 	switch (c->phase) {
 	case PH_PREPARE:
+		if (bad && bad->role == R_SCHEMA) {
+			conn_lost(c,
+				  "the database schema is older than this build (run `callbridge "
+				  "migrate`); deliveries wait in the spool");
+			return;
+		}
 		if (bad && !w->unnamed) {
 			conn_lost(c, c->err_msg);
 			return;
@@ -715,15 +752,19 @@ static void segment_done(struct conn *c)
 	pgw_kick(w);
 }
 
-/* Reads id, inserted (true) or updated, and status from row j of r, from column col on. */
-static void read_event(struct pgw_delivery *d, const PGresult *r, int j, int col)
+static void read_status(struct pgw_delivery *d, const char *s)
 {
-	const char *s = PQgetvalue(r, j, col + 2);
-	d->event_id = strtoll(PQgetvalue(r, j, col), NULL, 10);
-	d->fresh = PQgetvalue(r, j, col + 1)[0] == 't';
 	d->stored_status = !strcmp(s, "mapped")     ? MAP_MAPPED
 			   : !strcmp(s, "unmapped") ? MAP_UNMAPPED
 						    : MAP_FAILED;
+}
+
+/* Reads id, inserted (true) or updated, and status from row j of r, from column col on. */
+static void read_event(struct pgw_delivery *d, const PGresult *r, int j, int col)
+{
+	d->event_id = strtoll(PQgetvalue(r, j, col), NULL, 10);
+	d->fresh = PQgetvalue(r, j, col + 1)[0] == 't';
+	read_status(d, PQgetvalue(r, j, col + 2));
 }
 
 /* The delivery of the batch with this event key; PostgreSQL answers in the order sent,
@@ -753,6 +794,9 @@ static void take_result(struct conn *c, const struct item *it, PGresult *r)
 	}
 	if (it->role == R_EVENT && st == PGRES_TUPLES_OK && PQntuples(r) == 1 && c->batch[it->d])
 		read_event(c->batch[it->d], r, 0, 0);
+	if (it->role == R_DUPLICATE && st == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    c->batch[it->d])
+		read_status(c->batch[it->d], PQgetvalue(r, 0, 0));
 	if (it->role == R_EVENTS && st == PGRES_TUPLES_OK) {
 		for (int j = 0; j < PQntuples(r); j++) {
 			struct pgw_delivery *d =
@@ -855,15 +899,17 @@ static void on_connected(struct conn *c)
 	}
 	event_add(c->io, NULL);
 	reset_items(c);
-	if (w->unnamed) {
-		conn_up(c);
-		pgw_kick(w);
-		return;
-	}
 	c->state = CS_BUSY;
 	c->phase = PH_PREPARE;
-	bool ok = true;
-	for (int i = 0; ok && i < BATCHSQL_NSTMTS; i++)
+	/* This build's statements need its newest migration: until it is applied, the
+	 * connection is not used (deliveries go to the spool, as with the database away). */
+	const char *newest[] = {migrate_list[migrate_count - 1].version};
+	bool ok = PQsendQueryParams(c->pg,
+				    "SELECT 1 / (SELECT count(*)::integer FROM"
+				    " callbridge.schema_migrations WHERE version = $1)",
+				    1, NULL, newest, NULL, NULL, 0) &&
+		  add_item(c, R_SCHEMA, -1);
+	for (int i = 0; ok && !w->unnamed && i < BATCHSQL_NSTMTS; i++)
 		ok = PQsendPrepare(c->pg, w->stmts.name[i], w->stmts.sql[i], 0, NULL) &&
 		     add_item(c, R_PREPARE, -1);
 	if (!ok || !send_sync(c)) {

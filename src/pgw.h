@@ -22,7 +22,9 @@
  * statement failed; and one table's rows are, when two of them share a key (an upsert
  * cannot touch one row twice).
  * Lock order: every transaction takes its row locks in one global order — the events
- * first, then each table in enum row_table order, then the transcripts, and within
+ * first (their keys in event_keys, then, in the second round trip, the raw events of
+ * duplicates, which only the holder of their key updates), then each table in enum
+ * row_table order, then the transcripts, and within
  * each of these by key (the batch is sorted by event key; each table's rows and the
  * transcripts by theirs), in both ways of writing. Two batches then never wait for each
  * other in a cycle, so PostgreSQL has no deadlock to break (each cost a second). A

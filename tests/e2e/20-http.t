@@ -29,7 +29,7 @@ post simz/extra/parts "$FIX/simz/call_completed.json"
 is "$CODE" 404 "extra path segments: 404"
 post simz/ "$FIX/simz/call_completed.json"
 is "$CODE" 200 "trailing slash accepted"
-sql "TRUNCATE callbridge.webhook_events, callbridge.calls CASCADE"
+sql "TRUNCATE callbridge.webhook_events, callbridge.event_keys, callbridge.calls CASCADE"
 
 printf '{"event":"call.completed","callId":' >"$TMP/bad.json"
 post simz "$TMP/bad.json"

@@ -15,7 +15,7 @@ word() { local w; w=$(json_field error); [ -n "$w" ] || w=$(json_field status); 
 for json in "$CORPUS"/*.json; do
 	name=$(basename "$json" .json)
 	read -r status want stored <"$CORPUS/$name.expect"
-	sql "TRUNCATE callbridge.webhook_events, callbridge.calls CASCADE" >/dev/null
+	sql "TRUNCATE callbridge.webhook_events, callbridge.event_keys, callbridge.calls CASCADE" >/dev/null
 	post simz "$json"
 	first="$CODE $(word)"
 	post simz "$json"

@@ -158,7 +158,7 @@ up_lost=$(without_row up)
 is "$up_lost" 0 "up: every 2xx is exactly one row"
 
 # ---- through the spool ----
-sql "TRUNCATE callbridge.webhook_events, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" >/dev/null
+sql "TRUNCATE callbridge.webhook_events, callbridge.event_keys, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE" >/dev/null
 pg_stop
 post_all spool
 is "$(grep -c . "$TMP/spool.answers")" "$size" "spool: every body answered"

@@ -20,7 +20,7 @@ ka=$(key fl_maybe)
 kb=$(key fl_plain)
 post simz "$TMP/fl_new.json"
 kc=$(key fl_new)
-sql "DELETE FROM callbridge.webhook_events WHERE dedupe_key = '$kc'; DELETE FROM callbridge.calls WHERE external_id = 'fl_new'" >/dev/null
+sql "DELETE FROM callbridge.webhook_events WHERE dedupe_key = '$kc'; DELETE FROM callbridge.event_keys WHERE dedupe_key = '$kc'; DELETE FROM callbridge.calls WHERE external_id = 'fl_new'" >/dev/null
 daemon_stop
 
 # spool-0000000000000001.log: records "maybe stored" (flag 1) for fl_maybe and fl_new,

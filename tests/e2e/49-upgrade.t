@@ -71,12 +71,20 @@ if [ -n "$breaking" ]; then
 	is "$?" 0 "the older build stops cleanly, its spool kept"
 	OLD_PID=
 	pg_start
+	# The new build starts before the migration, on the older build's spool directory
+	# ($TMP/spool): its writer waits for the schema it needs, so deliveries meanwhile
+	# are spooled and acknowledged, and nothing is written to the older schema.
+	daemon_start
+	NEW_PID=$DAEMON_PID
+	simz_calls mg 40
+	burst_posts mg 40 4
+	is "$(awk '$2 != 200' "$TMP/mg.codes" | wc -l)" 0 "40 more through the new build before the migration: all 200"
+	is "$(count_calls mg)" 0 "... kept in its spool, not written to the older schema"
 	"$BIN" migrate >>"$TMP/migrate.log" 2>&1
 	is "$?" 0 "the new build applies$breaking once the older build is stopped"
 	is "$(sql 'SELECT count(*) FROM callbridge.schema_migrations')" "$known_new" "all $known_new migrations recorded"
-	daemon_start # on the older build's spool directory, $TMP/spool
-	NEW_PID=$DAEMON_PID
 	eventually -t 30 "the new build drains what the older one spooled" prints 0 lost_acks sp
+	eventually -t 30 "and what it spooled itself before the migration" prints 0 lost_acks mg
 	is "$(lost_acks up)" 0 "every delivery the older build committed is still there"
 	burst_posts up 300 8
 	is "$(awk '$2 != 200' "$TMP/up.codes" | wc -l)" 0 "the same 300 again through the new build: all 200"

@@ -28,7 +28,7 @@ check_fixture() {
 	if [ -f "$hdr" ]; then
 		while IFS= read -r line; do [ -n "$line" ] && args+=(-H "$line"); done <"$hdr"
 	fi
-	sql "TRUNCATE callbridge.webhook_events, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE"
+	sql "TRUNCATE callbridge.webhook_events, callbridge.event_keys, callbridge.calls, callbridge.sms_messages, callbridge.contacts CASCADE"
 	post "$slug" "$json" "${args[@]}"
 	local code1=$CODE word1
 	word1=$(json_field status)

@@ -40,13 +40,19 @@ static void check_stmts(void)
 	/* What the texts promise pgw, in case the file is ever regenerated blindly. */
 	const char *events = s.sql[BATCHSQL_EVENTS];
 	ok(strstr(events, "unnest($1::text[]") && strstr(events, "$10::text[])") &&
-		   !strstr(events, "$11") &&
+		   !strstr(events, "$11") && strstr(events, "INSERT INTO callbridge.event_keys") &&
 		   strstr(events, "ON CONFLICT (platform, source, dedupe_key)"),
-	   "the events statement takes BATCHSQL_EVENTS_NPARAMS arrays, keyed by source too");
-	ok(strstr(s.sql[BATCHSQL_EVENT], "$10, $11)") &&
+	   "the events statement takes BATCHSQL_EVENTS_NPARAMS arrays, de-duplicated by "
+	   "source too in event_keys");
+	ok(strstr(s.sql[BATCHSQL_EVENT], "$9, $10 FROM k") &&
 		   strstr(s.sql[BATCHSQL_EVENT], "entity_id") &&
 		   strstr(s.sql[BATCHSQL_REPLAY], "entity_id = COALESCE($7, entity_id)"),
 	   "the event statements write the entity id");
+	ok(strstr(s.sql[BATCHSQL_DUPLICATE], "delivery_count = t.delivery_count + $5::integer") &&
+		   strstr(s.sql[BATCHSQL_DUPLICATE],
+			  "t.id = k.event_id AND t.received_at = k.received_at") &&
+		   !strstr(s.sql[BATCHSQL_EVENTS], "delivery_count"),
+	   "a duplicate is counted by a statement of its own, on the event its key names");
 	ok(strstr(s.sql[BATCHSQL_ROWS0 + TBL_AUDITS],
 		  " OFFSET 0) AS v WHERE v.call_id IS NOT NULL") != NULL,
 	   "the audits' call is looked up per row (OFFSET 0)");
