@@ -242,6 +242,7 @@ BEGIN
     FOR part IN
         SELECT * FROM (
             SELECT c.oid::regclass AS rel, raw_before AS cutoff, 'deleted raw events' AS label,
+                   true AS by_time,
                    1 AS o, pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS last,
                    pg_get_expr(c.relpartbound, c.oid) NOT LIKE '%MINVALUE%' AS later,
                    c.relname::text AS name
@@ -251,18 +252,20 @@ BEGIN
                     OR callbridge.partition_covers(c.oid, '-infinity', raw_before))
             UNION ALL
             SELECT 'callbridge.precall_lookups'::regclass, lookups_before,
-                   'deleted pre-call lookup records', 2, false, false, ''
+                   'deleted pre-call lookup records', false, 2, false, false, ''
             UNION ALL
             SELECT 'callbridge.event_keys'::regclass, keys_before,
-                   'deleted de-duplication keys', 3, false, false, '') AS x
+                   'deleted de-duplication keys', false, 3, false, false, '') AS x
          WHERE x.cutoff IS NOT NULL
          ORDER BY o, last, later, name
     LOOP
-        -- In received_at order, so that the index finds them: a scan of the table would
-        -- read again, at every batch, the rows deleted before it until vacuum has run.
+        -- Raw events in received_at order, so that the index finds them: a scan of the
+        -- partition would read again, at every batch, the large rows deleted before it
+        -- until vacuum has run (measured: BENCHMARKS.md, "Retention"). Keys and lookup
+        -- records are small rows, read faster by a scan.
         EXECUTE format('DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s'
-                       ' WHERE received_at < $1 ORDER BY received_at LIMIT $2))',
-                       part.rel, part.rel)
+                       ' WHERE received_at < $1 %s LIMIT $2))', part.rel, part.rel,
+                       CASE WHEN part.by_time THEN 'ORDER BY received_at' ELSE '' END)
             USING part.cutoff, batch;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n > 0 THEN
