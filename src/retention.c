@@ -112,6 +112,14 @@ static PGresult *step(PGconn *pg, const struct config *cfg, const char *sql, int
 	}
 }
 
+/* How many days de-duplication keys are kept with a retention set: the longer of it and
+ * the de-duplication window. */
+static int key_days_of(const struct config *cfg)
+{
+	return cfg->dedupe_window_days > cfg->raw_retention_days ? cfg->dedupe_window_days
+								 : cfg->raw_retention_days;
+}
+
 static int maintain(PGconn *pg, const struct config *cfg, const atomic_bool *stop,
 		    struct retention_totals *t, char *err, size_t errlen)
 {
@@ -128,10 +136,8 @@ static int maintain(PGconn *pg, const struct config *cfg, const atomic_bool *sto
 		return 0;
 
 	/* The cutoffs are fixed once per run, so that a run ends. */
-	int kd = cfg->dedupe_window_days > cfg->raw_retention_days ? cfg->dedupe_window_days
-								   : cfg->raw_retention_days;
 	snprintf(raw_days, sizeof raw_days, "%d", cfg->raw_retention_days);
-	snprintf(key_days, sizeof key_days, "%d", kd);
+	snprintf(key_days, sizeof key_days, "%d", key_days_of(cfg));
 	const char *p2[] = {raw_days, key_days};
 	r = PQexecParams(pg,
 			 "SELECT (now() - make_interval(days => $1::integer))::text,"
@@ -214,9 +220,7 @@ int retention_prune(const struct config *cfg, FILE *out, char *err, size_t errle
 		fprintf(out, "raw payloads kept for ever (CALLBRIDGE_RAW_RETENTION_DAYS is 0): "
 			     "nothing removed\n");
 	} else {
-		int kd = cfg->dedupe_window_days > cfg->raw_retention_days
-				 ? cfg->dedupe_window_days
-				 : cfg->raw_retention_days;
+		int kd = key_days_of(cfg);
 		fprintf(out,
 			"raw events removed: %lld (older than %d day%s; %lld partitions dropped)\n",
 			t.events, cfg->raw_retention_days, cfg->raw_retention_days == 1 ? "" : "s",

@@ -1,5 +1,5 @@
 -- upgrade: stop older builds first
--- 0008: data that ages (docs/operations.md, "Retention and erasure"):
+-- 0008: data that ages (docs/operations.md, "Sizing, retention and erasure"):
 --   webhook_events  partitioned by day of received_at, so that retention drops a day's
 --                   partition instead of deleting rows one by one;
 --   event_keys      the de-duplication keys, unpartitioned: a unique key across
