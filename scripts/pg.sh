@@ -2,7 +2,8 @@
 # A private PostgreSQL for development and tests, from Debian's postgresql package:
 # initdb + pg_ctl on a data directory of our own, its own port and socket directory,
 # listening on 127.0.0.1 only, trust authentication (it is reachable from this machine
-# only). When run as root, the server runs as the postgres user.
+# only). When run as root, the server runs as the postgres user. The server runs with the
+# settings callbridge ships (deploy/postgresql/callbridge.conf).
 #
 #   scripts/pg.sh start DIR PORT   start (initdb first if DIR is empty); prints DATABASE_URL
 #   scripts/pg.sh stop DIR         fast shutdown
@@ -47,6 +48,17 @@ start)
 			as_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 ||
 			{ cat "$dir/initdb.log" >&2; exit 1; }
 	fi
+	# The shipped settings (deploy/postgresql/callbridge.conf), copied on every start so
+	# that a cluster made earlier follows the file; CALLBRIDGE_PG_SETTINGS=default leaves
+	# PostgreSQL's defaults (to measure what the settings do).
+	conf=$(cd "$(dirname "$0")/.." && pwd)/deploy/postgresql/callbridge.conf
+	if [ "${CALLBRIDGE_PG_SETTINGS:-shipped}" = default ]; then
+		as_owner sh -c ': >"$1"' sh "$data/callbridge.conf"
+	else
+		as_owner sh -c 'cat >"$1"' sh "$data/callbridge.conf" <"$conf"
+	fi
+	grep -q "^include_if_exists = 'callbridge.conf'" "$data/postgresql.conf" ||
+		echo "include_if_exists = 'callbridge.conf'" | as_owner sh -c 'cat >>"$1"' sh "$data/postgresql.conf"
 	if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 		# setsid: a Ctrl-C meant for the daemon must not reach the server too.
 		as_owner setsid -w "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
