@@ -87,7 +87,11 @@ static const enum col_type contact_types[CONTACT_NCOLS] = {
 
 /* The indexed columns follow sql/migrations/0001_schema.sql: calls_agent (agent_id),
  * calls_customer_number, contacts_phone_numbers (GIN over the array's elements); and
- * 0005_fields.sql: calls_transfer_chain, calls_carrier_call_id. The keys
+ * 0005_fields.sql: calls_transfer_chain, calls_carrier_call_id. 0009 dropped calls_agent,
+ * calls_customer_number and contacts_phone_numbers; their columns stay bounded, so that
+ * what is stored does not change, and customer_number and phone_numbers are still
+ * indexed through normalize_phone (0007: calls_party_phone, contacts_normalized_phones).
+ * The keys
  * (external ids; an audit's call external id, looked up in calls.external_id) are bounded
  * as keys. tests/e2e/23-two-ways.t stores a 6 KB value in every string field of each
  * platform's events, so an index added without a line here fails it. */

@@ -80,9 +80,24 @@ END
 $$;
 DROP FUNCTION callbridge.notify_change();
 
--- 3. Indexes that no report, lookup, feed or key needed (docs/database.md, "Indexes",
--- lists each remaining one with what it serves): the change feed replaced reading calls
--- by updated_at, and the pre-call lookup finds a caller through calls_party_phone.
+-- 3. Indexes nothing reads (docs/database.md, "Indexes", lists each remaining one with
+-- what reads it; tests/e2e/65-indexes.t runs every report, the change feed, the pre-call
+-- lookup, replay, retention and erasure with sequential scans off and checks that each is
+-- read). The change feed replaced reading calls by updated_at; the pre-call lookup finds
+-- a caller through calls_party_phone, sms_messages_party_phone and
+-- contacts_normalized_phones; the reports date calls and messages by expressions
+-- (call_facts.call_at, coalesce(sent_at, ...)) that the plain time indexes do not hold,
+-- and read every agent's calls of a period; audits are read through their call; no
+-- query filters raw events by type. The legacy partition's unique key is the table's
+-- from before 0008: keys are unique in event_keys now, yet every delivery of a freshly
+-- made database's first two days still paid for an entry in it.
 DROP INDEX callbridge.calls_updated_at;
 DROP INDEX callbridge.calls_customer_number;
-
+DROP INDEX callbridge.calls_started_at;
+DROP INDEX callbridge.calls_agent;
+DROP INDEX callbridge.call_audits_platform_time;
+DROP INDEX callbridge.sms_messages_sent_at;
+DROP INDEX callbridge.contacts_phone_numbers;
+DROP INDEX callbridge.precall_lookups_phone;
+DROP INDEX callbridge.webhook_events_platform_type;
+DROP INDEX IF EXISTS callbridge.webhook_events_legacy_platform_source_dedupe_key;
