@@ -29,16 +29,6 @@ prune_once() { OUT=$(env "$@" "$BIN" prune 2>&1) && [[ $OUT != *"another callbri
 prune() { poll 10 prune_once "$@" || diag "prune: $OUT"; }
 # where EXTERNAL_ID: the partitions holding the raw events of that entity.
 where() { sql "SELECT string_agg(tableoid::regclass::text, ' ' ORDER BY received_at) FROM callbridge.webhook_events WHERE entity_id = '$1'" | sed 's/callbridge\.//g'; }
-# age EXTERNAL_ID INTERVAL: moves the entity's raw events and keys back in time, as if
-# received INTERVAL earlier (the UPDATE moves rows between partitions).
-age() {
-	sql "WITH e AS (UPDATE callbridge.webhook_events SET received_at = received_at - interval '$2',
-	                 last_received_at = last_received_at - interval '$2'
-	           WHERE entity_id = '$1' RETURNING platform, source, dedupe_key)
-	     UPDATE callbridge.event_keys k SET received_at = k.received_at - interval '$2'
-	       FROM e WHERE (k.platform, k.source, k.dedupe_key) = (e.platform, e.source, e.dedupe_key)
-	     RETURNING 1" | grep -c .
-}
 events_of() { sql "SELECT count(*) FROM callbridge.webhook_events WHERE entity_id = '$1'"; }
 keys_of() { sql "SELECT count(*) FROM callbridge.event_keys WHERE dedupe_key LIKE '%:$1:%'"; }
 partition_exists() { sql "SELECT to_regclass('callbridge.$1') IS NOT NULL"; }

@@ -73,14 +73,6 @@ wait_for -m "set-up: the pre-call lookups are recorded" prints 4 sql "SELECT cou
 # retention of 3 days and a key window of 7, prune removes all six calls' raw events,
 # the keys of gen_1..3 and the record; gen_4's key stays, so its late retry is a
 # duplicate whose raw event is gone.
-age() {
-	sql "WITH e AS (UPDATE callbridge.webhook_events SET received_at = received_at - interval '$2',
-	                 last_received_at = last_received_at - interval '$2'
-	           WHERE entity_id = '$1' RETURNING platform, source, dedupe_key)
-	     UPDATE callbridge.event_keys k SET received_at = k.received_at - interval '$2'
-	       FROM e WHERE (k.platform, k.source, k.dedupe_key) = (e.platform, e.source, e.dedupe_key)
-	     RETURNING 1" | grep -c .
-}
 aged=0
 for i in 1 2 3; do aged=$((aged + $(age "gen_$i" '10 days'))); done
 for i in 4 5 6; do aged=$((aged + $(age "gen_$i" '5 days'))); done

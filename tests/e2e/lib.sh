@@ -140,6 +140,18 @@ json_field() { printf '%s' "$BODY" | sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^\",}]*\\
 
 sql() { psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
+# age EXTERNAL_ID INTERVAL: moves the entity's raw events and keys back in time, as if
+# received INTERVAL earlier (the UPDATE moves rows between partitions); prints how many
+# keys moved.
+age() {
+	sql "WITH e AS (UPDATE callbridge.webhook_events SET received_at = received_at - interval '$2',
+	                 last_received_at = last_received_at - interval '$2'
+	           WHERE entity_id = '$1' RETURNING platform, source, dedupe_key)
+	     UPDATE callbridge.event_keys k SET received_at = k.received_at - interval '$2'
+	       FROM e WHERE (k.platform, k.source, k.dedupe_key) = (e.platform, e.source, e.dedupe_key)
+	     RETURNING 1" | grep -c .
+}
+
 # ---- deliveries and their rows --------------------------------------------------------
 CALL_ID=call_1777920072301_12514 # the call of tests/fixtures/simz/*.json
 
