@@ -11,6 +11,13 @@
 #     SimZ workload (scripts/bench-lookup.sh, its settings there; needs node)
 #   BENCH_WORKLOADS=retention: the SimZ workload beside `callbridge prune` removing a
 #     seeded BENCH_PRUNE_ROWS (1000000) old events (scripts/bench-retention.sh, its settings there)
+#   BENCH_WORKLOADS=peer: the yardstick: the same SimZ load against callbridge and then
+#     against the receiver a team would write instead, Express + node-postgres
+#     (bench/peers/express-pg), and the ratio of their events/s (scripts/bench-peer.sh;
+#     needs node and npm)
+#   BENCH_WORKLOADS=paced: the latency tail at BENCH_RATE (3000) events/s, open loop,
+#     settled, then after a full-speed burst, with what PostgreSQL did meanwhile
+#     (scripts/bench-paced.sh, its settings there; needs node)
 # Extra CALLBRIDGE_* settings in the environment reach the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +82,8 @@ case " $workloads " in *" lookup "*)
 	export CALLBRIDGE_SIMPLEAI_PRECALL_TOKEN=$BENCH_PRECALL_TOKEN ;;
 esac
 case " $workloads " in *" retention "*) . scripts/bench-retention.sh ;; esac
+case " $workloads " in *" peer "*) . scripts/bench-peer.sh ;; esac
+case " $workloads " in *" paced "*) . scripts/bench-paced.sh ;; esac
 DATABASE_URL=$daemon_url PORT=$port CALLBRIDGE_LISTEN=127.0.0.1 CALLBRIDGE_LOG_LEVEL=${CALLBRIDGE_LOG_LEVEL:-warn} \
 	CALLBRIDGE_SPOOL_DIR="$tmp/spool" "$bin" serve 2>"$tmp/daemon.log" &
 daemon=$!
@@ -114,6 +123,14 @@ for w in $workloads; do
 	fi
 	if [ "$w" = retention ]; then
 		bench_retention
+		continue
+	fi
+	if [ "$w" = peer ]; then
+		bench_peer
+		continue
+	fi
+	if [ "$w" = paced ]; then
+		bench_paced
 		continue
 	fi
 	c0=$(cpu_ticks)
