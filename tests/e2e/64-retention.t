@@ -100,17 +100,19 @@ is "$(events_of call_dedupe)|$(sql "SELECT delivery_count FROM callbridge.webhoo
 	"one raw event, delivery_count 2"
 
 # --- 4. retention ---------------------------------------------------------------------------
+# old_call EXTERNAL_ID INTERVAL: a SimZ call stored now, then made INTERVAL old.
+old_call() {
+	simz_call "$1"
+	post simz "$TMP/$1.json"
+	[ "$CODE $(json_field status)" = "200 stored" ] || fail "$1 delivered ($CODE $BODY)"
+	age "$1" "$2" >/dev/null
+}
 # Raw events received 10 days, 4 days, just over 3 days and 2 days ago.
-for c in call_old10 call_old4 call_old3a call_old3b call_old2; do
-	simz_call "$c"
-	post simz "$TMP/$c.json"
-	[ "$CODE $(json_field status)" = "200 stored" ] || fail "$c delivered ($CODE $BODY)"
-done
-age call_old10 '10 days' >/dev/null
-age call_old4 '4 days' >/dev/null
-age call_old3a '3 days 5 minutes' >/dev/null
-age call_old3b '3 days 6 minutes' >/dev/null
-age call_old2 '2 days' >/dev/null
+old_call call_old10 '10 days'
+old_call call_old4 '4 days'
+old_call call_old3a '3 days 5 minutes'
+old_call call_old3b '3 days 6 minutes'
+old_call call_old2 '2 days'
 is "$(where call_old10) $(where call_old4) $(where call_old2)" "webhook_events_$(day -10) webhook_events_$(day -4) webhook_events_$(day -2)" \
 	"set-up: old raw events in their days' partitions"
 # The cutoff is 3 days ago; every partition that ends before it goes whole: the legacy
@@ -143,13 +145,8 @@ daemon_start CALLBRIDGE_RETELL_PRECALL_TOKEN=rt-token CALLBRIDGE_RAW_RETENTION_D
 wait_ready || fail "daemon ready (retention on)"
 # Made old after the daemon's first run: only a later run removes them. Day -5 has no
 # partition any more, so its row lands in the default partition.
-for c in call_auto5 call_auto4; do
-	simz_call "$c"
-	post simz "$TMP/$c.json"
-	[ "$CODE $(json_field status)" = "200 stored" ] || fail "$c delivered ($CODE $BODY)"
-done
-age call_auto5 '5 days' >/dev/null
-age call_auto4 '3 days 10 minutes' >/dev/null
+old_call call_auto5 '5 days'
+old_call call_auto4 '3 days 10 minutes'
 is "$(where call_auto5)" webhook_events_default "set-up: a 5-day-old raw event, in the default partition"
 auto_left() { echo "$(events_of call_auto5)$(events_of call_auto4)"; }
 eventually -t 25 "the daemon removes raw events older than 3 days by itself (maintenance every 10 s)" prints 00 auto_left
