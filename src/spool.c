@@ -57,6 +57,11 @@ struct spool {
 
 	struct relay *done; /* finished batches, to the loop */
 	int lock_fd;        /* <dir>/lock, flock'd: one daemon per spool */
+	/* Segments are drained oldest first, so every one numbered below this has been
+	 * released: its deletion (or renaming) is the writer thread's, queued behind appends,
+	 * and until it is done the file is still listed. Never handed out again meanwhile: a
+	 * second drain would count its deliveries twice. Loop thread only. */
+	uint64_t released_below;
 };
 
 static char *read_file(const char *path, size_t *size, char *err, size_t errlen)
@@ -269,8 +274,8 @@ static bool write_batch(struct spool *s, struct job *batch)
 			quarantine_path(s, j->unlink_seq, to, sizeof to);
 			j->ok = rename(path, to) == 0;
 			if (!j->ok)
-				log_error("spool: cannot quarantine a segment; it will be drained "
-					  "again",
+				log_error("spool: cannot quarantine a segment; it is drained again "
+					  "at the next start",
 					  "file", path, "error", strerror(errno));
 			continue;
 		}
@@ -278,6 +283,10 @@ static bool write_batch(struct spool *s, struct job *batch)
 			char path[4096];
 			segment_path(s, j->unlink_seq, path, sizeof path);
 			j->ok = unlink(path) == 0 || errno == ENOENT;
+			if (!j->ok)
+				log_error("spool: cannot delete a drained segment; it is drained "
+					  "again at the next start",
+					  "file", path, "error", strerror(errno));
 			continue;
 		}
 	}
@@ -426,7 +435,7 @@ int spool_load_segment(struct spool *s, struct spool_segment *seg, char *err, si
 	uint64_t *seqs = list_segments(s->dir, &n);
 	memset(seg, 0, sizeof *seg);
 	for (int i = 0; i < n && rc == 0; i++) {
-		if (seqs[i] >= bound)
+		if (seqs[i] >= bound || seqs[i] < s->released_below)
 			continue;
 		char path[4096];
 		struct spoolrec_iter it;
@@ -469,6 +478,8 @@ void spool_segment_free(struct spool_segment *seg)
 static void release(struct spool *s, struct spool_segment *seg, bool quarantine)
 {
 	struct job *j = calloc(1, sizeof *j);
+	if (seg->seq >= s->released_below)
+		s->released_below = seg->seq + 1;
 	s->st.bytes = s->st.bytes > seg->size ? s->st.bytes - seg->size : 0;
 	s->st.records = s->st.records > (uint64_t)seg->n ? s->st.records - (uint64_t)seg->n : 0;
 	s->st.quarantined += quarantine;
@@ -479,6 +490,12 @@ static void release(struct spool *s, struct spool_segment *seg, bool quarantine)
 		j->unlink_seq = seg->seq;
 		j->quarantine = quarantine;
 		enqueue(s, j);
+	} else {
+		char seq[24];
+		snprintf(seq, sizeof seq, "%" PRIu64, seg->seq);
+		log_error("spool: out of memory; a drained segment is drained again at the next "
+			  "start",
+			  "segment", seq);
 	}
 	spool_segment_free(seg);
 }
