@@ -9,29 +9,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-int64_t ts_days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* The instants PostgreSQL and the canonical text share: years 1 to 9999 in UTC,
  * [0001-01-01T00:00:00Z, 10000-01-01T00:00:00Z) in microseconds since the epoch. */
 #define TS_MIN_US (-62135596800LL * 1000000)
@@ -129,7 +106,7 @@ bool ts_parse_iso_in(const char *s, const struct tz *zone, int64_t *epoch_us)
 	if (*p != '\0')
 		return false;
 	int64_t secs =
-		ts_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
+		tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
 	if (local && zone)
 		secs = tz_local_to_utc(zone, secs);
 	int64_t us = secs * 1000000 + frac_us;
@@ -175,7 +152,7 @@ bool ts_format(int64_t epoch_us, char out[TS_LEN])
 		rem += 86400, days -= 1;
 	int64_t y;
 	int m, d;
-	civil_from_days(days, &y, &m, &d);
+	tz_civil_from_days(days, &y, &m, &d);
 	int n = snprintf(out, TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d,
 			 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)us);
 	if (n != TS_LEN - 1) { /* cannot happen in range; never hand out a cut string */

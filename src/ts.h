@@ -34,7 +34,4 @@ bool ts_format(int64_t epoch_us, char out[TS_LEN]);
 /* Current time, microseconds since the epoch. */
 int64_t ts_now_us(void);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-int64_t ts_days_from_civil(int64_t y, int m, int d);
-
 #endif

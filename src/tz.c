@@ -1,7 +1,6 @@
 /* tz — TZif files and local-to-UTC conversion (see tz.h). tz_load reads a file; the rest
  * is pure. */
 #include "tz.h"
-#include "ts.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,16 +35,36 @@ struct tz {
 
 /* ---- dates ---- */
 
-static int64_t year_of(int64_t secs)
+int64_t tz_days_from_civil(int64_t y, int m, int d)
 {
-	int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400 + 719468;
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+void tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+	int64_t z = days + 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
 	int64_t doe = z - era * 146097;
 	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	int64_t mp = (5 * doy + 2) / 153;
-	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	return yoe + era * 400 + (m <= 2);
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* The year (local) of local seconds since 1970-01-01. */
+static int64_t year_of(int64_t secs)
+{
+	int64_t y;
+	int m, d;
+	tz_civil_from_days((secs >= 0 ? secs : secs - 86399) / 86400, &y, &m, &d);
+	return y;
 }
 
 static bool leap(int64_t y)
@@ -58,14 +77,14 @@ static int64_t rule_local(const struct rule_date *r, int64_t y)
 {
 	int64_t day;
 	if (r->kind == 'J') {
-		day = ts_days_from_civil(y, 1, 1) + r->day - 1;
+		day = tz_days_from_civil(y, 1, 1) + r->day - 1;
 		if (leap(y) && r->day >= 60)
 			day++;
 	} else if (r->kind == 'D') {
-		day = ts_days_from_civil(y, 1, 1) + r->day;
+		day = tz_days_from_civil(y, 1, 1) + r->day;
 	} else {
 		static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-		int64_t first = ts_days_from_civil(y, r->month, 1);
+		int64_t first = tz_days_from_civil(y, r->month, 1);
 		int wday_first = (int)(((first + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
 		int d = 1 + ((r->day - wday_first) % 7 + 7) % 7;   /* the first such weekday */
 		int len = mdays[r->month - 1] + (r->month == 2 && leap(y));

@@ -39,4 +39,9 @@ int32_t tz_offset_at(const struct tz *z, int64_t utc);
  * is UTC. */
 int64_t tz_local_to_utc(const struct tz *z, int64_t local);
 
+/* The proleptic Gregorian calendar (Howard Hinnant's algorithms): days since 1970-01-01
+ * of a date, and the date of such a day. */
+int64_t tz_days_from_civil(int64_t y, int m, int d);
+void tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 #endif
