@@ -384,8 +384,8 @@ static void render_retries(struct evbuffer *out, const struct pgw_stats *db)
 			    (unsigned long long)db->expired);
 }
 
-void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp,
-		    uint64_t drained, uint64_t drain_refused)
+/* Deliveries by platform and outcome, signature failures, deliveries by event type. */
+static void render_deliveries(struct evbuffer *out)
 {
 	evbuffer_add_printf(out,
 			    "# HELP callbridge_deliveries_total Webhook deliveries by "
@@ -442,21 +442,11 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 					    (unsigned long long)n);
 		}
 	}
+}
 
-	render_seconds(out, "callbridge_delivery_seconds",
-		       "Time from a delivery's arrival to its answer.", latency_buckets,
-		       &latency_sum_us, &latency_count);
-
-	render_sources(out);
-	render_precall(out);
-	render_maintenance(out);
-
-	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
-				 "class.\n# TYPE callbridge_http_responses_total counter\n");
-	for (int c = 1; c <= 5; c++)
-		evbuffer_add_printf(out, "callbridge_http_responses_total{class=\"%dxx\"} %llu\n",
-				    c, (unsigned long long)READ(http_by_class[c]));
-
+/* The writer: connection state, batches, commit times, retries. */
+static void render_database(struct evbuffer *out, const struct pgw_stats *db)
+{
 	evbuffer_add_printf(
 		out,
 		"# HELP callbridge_database_up Whether a database connection is ready.\n"
@@ -517,46 +507,69 @@ void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const stru
 		(unsigned long long)bcum, (double)db->commit_ms_sum / 1000,
 		(unsigned long long)bcum);
 	render_retries(out, db);
-	if (sp) {
-		int64_t since = sp->backlog_since_us;
-		double backlog = since ? (double)(ts_now_us() - since) / 1e6 : 0;
-		evbuffer_add_printf(
-			out,
-			"# HELP callbridge_spool_backlog_seconds How long the spool has held "
-			"records without being empty (0 when empty).\n"
-			"# TYPE callbridge_spool_backlog_seconds gauge\n"
-			"callbridge_spool_backlog_seconds %.3f\n"
-			"# HELP callbridge_spool_drained_total Spooled records written to the "
-			"database since start.\n# TYPE callbridge_spool_drained_total counter\n"
-			"callbridge_spool_drained_total %llu\n"
-			"# HELP callbridge_spool_refused_total Spooled records the database "
-			"refused when drained: stored raw as failed (dead letters), or kept in "
-			"quarantine.\n"
-			"# TYPE callbridge_spool_refused_total counter\n"
-			"callbridge_spool_refused_total %llu\n"
-			"# HELP callbridge_spool_quarantined_segments_total Spool segments kept "
-			"in quarantine (refused even as dead letters).\n"
-			"# TYPE callbridge_spool_quarantined_segments_total counter\n"
-			"callbridge_spool_quarantined_segments_total %llu\n",
-			backlog > 0 ? backlog : 0, (unsigned long long)drained,
-			(unsigned long long)drain_refused, (unsigned long long)sp->quarantined);
-	}
+}
+
+/* The spool and its drain. */
+static void render_spool(struct evbuffer *out, const struct spool_stats *sp, uint64_t drained,
+			 uint64_t drain_refused)
+{
+	int64_t since = sp->backlog_since_us;
+	double backlog = since ? (double)(ts_now_us() - since) / 1e6 : 0;
+	evbuffer_add_printf(
+		out,
+		"# HELP callbridge_spool_backlog_seconds How long the spool has held "
+		"records without being empty (0 when empty).\n"
+		"# TYPE callbridge_spool_backlog_seconds gauge\n"
+		"callbridge_spool_backlog_seconds %.3f\n"
+		"# HELP callbridge_spool_drained_total Spooled records written to the "
+		"database since start.\n# TYPE callbridge_spool_drained_total counter\n"
+		"callbridge_spool_drained_total %llu\n"
+		"# HELP callbridge_spool_refused_total Spooled records the database "
+		"refused when drained: stored raw as failed (dead letters), or kept in "
+		"quarantine.\n"
+		"# TYPE callbridge_spool_refused_total counter\n"
+		"callbridge_spool_refused_total %llu\n"
+		"# HELP callbridge_spool_quarantined_segments_total Spool segments kept "
+		"in quarantine (refused even as dead letters).\n"
+		"# TYPE callbridge_spool_quarantined_segments_total counter\n"
+		"callbridge_spool_quarantined_segments_total %llu\n",
+		backlog > 0 ? backlog : 0, (unsigned long long)drained,
+		(unsigned long long)drain_refused, (unsigned long long)sp->quarantined);
+	evbuffer_add_printf(
+		out,
+		"# HELP callbridge_spool_bytes Bytes in the spool.\n"
+		"# TYPE callbridge_spool_bytes gauge\ncallbridge_spool_bytes %llu\n"
+		"# HELP callbridge_spool_records Records waiting in the spool.\n"
+		"# TYPE callbridge_spool_records gauge\ncallbridge_spool_records %llu\n"
+		"# HELP callbridge_spool_corrupt_records_total Records skipped at "
+		"start-up because their checksum failed.\n"
+		"# TYPE callbridge_spool_corrupt_records_total counter\n"
+		"callbridge_spool_corrupt_records_total %llu\n"
+		"# HELP callbridge_spool_fsyncs_total Spool syncs (each covers a group of "
+		"records).\n# TYPE callbridge_spool_fsyncs_total counter\n"
+		"callbridge_spool_fsyncs_total %llu\n",
+		(unsigned long long)sp->bytes, (unsigned long long)sp->records,
+		(unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
+}
+
+void metrics_render(struct evbuffer *out, const struct pgw_stats *db, const struct spool_stats *sp,
+		    uint64_t drained, uint64_t drain_refused)
+{
+	render_deliveries(out);
+	render_seconds(out, "callbridge_delivery_seconds",
+		       "Time from a delivery's arrival to its answer.", latency_buckets,
+		       &latency_sum_us, &latency_count);
+	render_sources(out);
+	render_precall(out);
+	render_maintenance(out);
+	evbuffer_add_printf(out, "# HELP callbridge_http_responses_total HTTP answers by status "
+				 "class.\n# TYPE callbridge_http_responses_total counter\n");
+	for (int c = 1; c <= 5; c++)
+		evbuffer_add_printf(out, "callbridge_http_responses_total{class=\"%dxx\"} %llu\n",
+				    c, (unsigned long long)READ(http_by_class[c]));
+	render_database(out, db);
 	if (sp)
-		evbuffer_add_printf(
-			out,
-			"# HELP callbridge_spool_bytes Bytes in the spool.\n"
-			"# TYPE callbridge_spool_bytes gauge\ncallbridge_spool_bytes %llu\n"
-			"# HELP callbridge_spool_records Records waiting in the spool.\n"
-			"# TYPE callbridge_spool_records gauge\ncallbridge_spool_records %llu\n"
-			"# HELP callbridge_spool_corrupt_records_total Records skipped at "
-			"start-up because their checksum failed.\n"
-			"# TYPE callbridge_spool_corrupt_records_total counter\n"
-			"callbridge_spool_corrupt_records_total %llu\n"
-			"# HELP callbridge_spool_fsyncs_total Spool syncs (each covers a group of "
-			"records).\n# TYPE callbridge_spool_fsyncs_total counter\n"
-			"callbridge_spool_fsyncs_total %llu\n",
-			(unsigned long long)sp->bytes, (unsigned long long)sp->records,
-			(unsigned long long)sp->corrupt, (unsigned long long)sp->fsyncs);
+		render_spool(out, sp, drained, drain_refused);
 }
 
 void metrics_render_http(struct evbuffer *out, unsigned long long accept_pauses)
