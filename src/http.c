@@ -416,8 +416,6 @@ static const char *lookup_token(struct evhttp_request *req, struct evkeyvalq *qu
 	return t;
 }
 
-/* POST /precall/<slug> (adapter) and GET /v1/callers/<phone> (adapter NULL, phone from
- * the path). */
 /* Whether token opens the lookup of adapter at source (NULL: the default source's, or for
  * GET /v1/callers any source's) in the sources set; *scope is then the source (of set)
  * whose rows alone the lookup may see, or NULL. Every candidate is compared, in
@@ -444,6 +442,8 @@ static bool lookup_authorized(const struct sources *set, const struct lookup_ada
 	return ok;
 }
 
+/* POST /precall/<slug> (adapter) and GET /v1/callers/<phone> (adapter NULL, phone from
+ * the path). */
 static void handle_lookup(struct http_server *s, struct evhttp_request *req,
 			  const struct lookup_adapter *adapter, const char *source,
 			  const char *path_phone)
