@@ -1,4 +1,5 @@
-/* http — routing, limits and JSON answers over libevent's evhttp (see http.h).
+/* http — listening, routing and the webhook route over libevent's evhttp (see http.h);
+ * the pre-call lookup routes are callers.c's, and every answer leaves through reply.c.
  *
  * What evhttp parses has been judged first: conn.c gives every connection a
  * bufferevent whose input passes through wire.c, a strict HTTP/1.1 framing scanner,
@@ -8,15 +9,16 @@
  * is answered with the refusal's JSON error and the connection closes lingering, so
  * nothing sent after a refused request can be read as one, and a client still sending
  * an oversized body reads its 413 instead of a reset. Every answer, evhttp's included,
- * is built here: evhttp is never left to send its own HTML page. */
+ * is built by reply.c: evhttp is never left to send its own HTML page. */
 #include "http.h"
+#include "callers.h"
 #include "conn.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
 #include "platform.h"
-#include "precall.h"
 #include "relay.h"
+#include "reply.h"
 #include "sources.h"
 #include "status.h"
 #include "ts.h"
@@ -31,14 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -58,12 +57,12 @@ struct http_server {
 	struct evhttp_bound_socket *sock;
 	SSL_CTX *tls;               /* NULL: plain HTTP */
 	struct event *accept_pause; /* re-enables accepting after running out of files */
-	bool stopping;
+	struct reply_opts reply;    /* what every answer shares; closing: stopping */
 	/* CALLBRIDGE_ADMIN_LISTEN (the main loop's server only): health, readiness, metrics
 	 * and the status page on a listener of their own. */
 	struct evhttp *admin;
 	struct status *status;
-	struct precall *precall; /* NULL: no pre-call token configured */
+	struct callers *callers; /* the pre-call lookup routes */
 };
 
 /* Over every loop: deliveries handed on and not answered yet, and accept pauses. */
@@ -80,111 +79,6 @@ struct pending {
 	int64_t start_us;
 	char body[];
 };
-
-/* ---- answers ---- */
-
-static void add_json_string(struct evbuffer *b, const char *s)
-{
-	evbuffer_add(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		if (*p == '"' || *p == '\\')
-			evbuffer_add_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			evbuffer_add_printf(b, "\\u%04x", *p);
-		else
-			evbuffer_add(b, p, 1);
-	}
-	evbuffer_add(b, "\"", 1);
-}
-
-/* Reason phrases evhttp 2.1 does not know. */
-static const char *reason_of(int status)
-{
-	switch (status) {
-	case 413:
-		return "Content Too Large";
-	case 417:
-		return "Expectation Failed";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return NULL;
-	}
-}
-
-/* Every answer leaves through here. A HEAD answer carries the GET's headers, its
- * Content-Length included, and no body (evhttp 2.1 would send the body). An HTTP/1.0
- * client that asked to keep the connection is told it is kept. */
-static void send_answer(struct http_server *s, struct evhttp_request *req, int status,
-			const char *type, struct evbuffer *body)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", type);
-	if (status == 503) {
-		char secs[16];
-		snprintf(secs, sizeof secs, "%d", s->cfg->retry_after_seconds);
-		evhttp_add_header(h, "Retry-After", secs);
-	}
-	const char *conn = evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
-	if (s->stopping)
-		evhttp_add_header(h, "Connection", "close");
-	else if (conn && !evutil_ascii_strcasecmp(conn, "keep-alive") &&
-		 !evhttp_find_header(h, "Connection"))
-		evhttp_add_header(h, "Connection", "keep-alive");
-	metrics_http(status);
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		char len[24];
-		snprintf(len, sizeof len, "%zu", body ? evbuffer_get_length(body) : 0);
-		evhttp_add_header(h, "Content-Length", len);
-		body = NULL;
-	}
-	evhttp_send_reply(req, status, reason_of(status), body);
-}
-
-static void send_json(struct http_server *s, struct evhttp_request *req, int status,
-		      struct evbuffer *body)
-{
-	send_answer(s, req, status, "application/json", body);
-}
-
-/* With no memory for a body: the status alone. */
-static void send_bare(struct evhttp_request *req, int status)
-{
-	metrics_http(status);
-	evhttp_send_reply(req, status, reason_of(status), NULL);
-}
-
-static void reply_error(struct http_server *s, struct evhttp_request *req, int status,
-			const char *code, const char *detail)
-{
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
-		send_bare(req, status);
-		return;
-	}
-	evbuffer_add_printf(b, "{\"error\":");
-	add_json_string(b, code);
-	evbuffer_add_printf(b, ",\"detail\":");
-	add_json_string(b, detail);
-	evbuffer_add_printf(b, "}\n");
-	send_json(s, req, status, b);
-	evbuffer_free(b);
-}
-
-static void reply_text(struct http_server *s, struct evhttp_request *req, int status,
-		       const char *json)
-{
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
-		send_bare(req, status);
-		return;
-	}
-	evbuffer_add_printf(b, "%s\n", json);
-	send_json(s, req, status, b);
-	evbuffer_free(b);
-}
 
 /* ---- deliveries ---- */
 
@@ -233,7 +127,7 @@ static void answer(struct writer_delivery *d)
 		struct evhttp_request *req = pd->req;
 		conn_watch(pd->conn, NULL, NULL);
 		if (!d->word) {
-			reply_error(s, req, d->status, d->error, d->detail);
+			reply_error(&s->reply, req, d->status, d->error, d->detail);
 		} else {
 			struct evbuffer *b = evbuffer_new();
 			if (b) {
@@ -243,16 +137,16 @@ static void answer(struct writer_delivery *d)
 					evbuffer_add_printf(b, "\"event_id\":%lld,", d->w.event_id);
 				evbuffer_add_printf(b, "\"event_type\":");
 				if (d->m.event_type)
-					add_json_string(b, d->m.event_type);
+					reply_json_string(b, d->m.event_type);
 				else
 					evbuffer_add_printf(b, "null");
 				evbuffer_add_printf(b, ",\"dedupe_key\":");
-				add_json_string(b, d->w.dedupe_key);
+				reply_json_string(b, d->w.dedupe_key);
 				evbuffer_add_printf(b, "}\n");
-				send_json(s, req, 200, b);
+				reply_json(&s->reply, req, 200, b);
 				evbuffer_free(b);
 			} else {
-				send_bare(req, 500);
+				reply_bare(req, 500);
 			}
 		}
 	}
@@ -271,24 +165,26 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-		reply_error(s, req, 405, "method_not_allowed", "webhooks are delivered with POST");
+		reply_error(&s->reply, req, 405, "method_not_allowed",
+			    "webhooks are delivered with POST");
 		return;
 	}
 	if ((long long)len > s->cfg->max_body_bytes) { /* wire.c refuses these first */
 		metrics_delivery(idx, NULL, OUT_TOO_LARGE, ts_now_us() - now);
 		metrics_delivery_error(idx, "body_too_large", "over CALLBRIDGE_MAX_BODY_BYTES");
-		reply_error(s, req, 413, "body_too_large",
+		reply_error(&s->reply, req, 413, "body_too_large",
 			    "the body is larger than CALLBRIDGE_MAX_BODY_BYTES");
 		return;
 	}
-	if (s->stopping) {
-		reply_error(s, req, 503, "shutting_down", "the server is stopping; retry later");
+	if (s->reply.closing) {
+		reply_error(&s->reply, req, 503, "shutting_down",
+			    "the server is stopping; retry later");
 		return;
 	}
 
 	struct pending *pd = calloc(1, sizeof *pd + len + 1);
 	if (!pd) {
-		reply_error(s, req, 503, "out_of_memory", "retry later");
+		reply_error(&s->reply, req, 503, "out_of_memory", "retry later");
 		return;
 	}
 	struct writer_delivery *d = &pd->d;
@@ -313,7 +209,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 		metrics_delivery_error(idx, err.code, err.detail);
 		log_info("delivery refused", "platform", p->slug, "source", src->name, "error",
 			 err.code, "detail", err.detail);
-		reply_error(s, req, err.status, err.code, err.detail);
+		reply_error(&s->reply, req, err.status, err.code, err.detail);
 		pending_free(pd);
 		return;
 	}
@@ -324,267 +220,13 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 	pd->req = req;
 	pd->conn = conn_of(req);
 	if (!pd->conn) { /* every request comes through conn.c: not reached */
-		reply_error(s, req, 503, "unavailable", "retry later");
+		reply_error(&s->reply, req, 503, "unavailable", "retry later");
 		pending_free(pd);
 		return;
 	}
 	conn_watch(pd->conn, on_client_gone, pd);
 	__atomic_fetch_add(&inflight_total, 1, __ATOMIC_RELAXED);
 	writer_submit(s->writer, d);
-}
-
-/* ---- pre-call lookups ---- */
-
-static bool is_read(struct evhttp_request *req)
-{
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
-}
-
-/* One lookup waiting for the database, with its request. req is NULL once the client
- * has gone away. */
-struct plookup {
-	struct precall_query q; /* first: precall's part */
-	struct http_server *srv;
-	struct evhttp_request *req;
-	struct conn *conn;
-	const struct lookup_adapter *adapter; /* NULL: GET /v1/callers */
-};
-
-static void on_lookup_gone(void *arg)
-{
-	struct plookup *pl = arg;
-	pl->req = NULL;
-	pl->conn = NULL;
-}
-
-static void send_object(struct http_server *s, struct evhttp_request *req, json_object *o)
-{
-	struct evbuffer *b = o ? evbuffer_new() : NULL;
-	if (!b) {
-		send_bare(req, 500);
-		return;
-	}
-	evbuffer_add_printf(b, "%s\n",
-			    json_object_to_json_string_ext(
-				    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	send_json(s, req, 200, b);
-	evbuffer_free(b);
-}
-
-/* The answer, always a 200: an unknown caller's when the lookup found nothing, ran out
- * of budget or had no database. */
-static void lookup_done(struct precall_query *q, enum precall_outcome out,
-			const struct lookup_facts *f)
-{
-	struct plookup *pl = (struct plookup *)q;
-	if (pl->conn)
-		conn_watch(pl->conn, NULL, NULL);
-	if (out != PRECALL_DROPPED && pl->req) {
-		json_object *o =
-			pl->adapter ? lookup_answer(pl->adapter, f)
-				    : lookup_plain(f, out == PRECALL_BUDGET ? "budget_exceeded"
-						      : out == PRECALL_UNAVAILABLE ? "unavailable"
-										   : "ok");
-		send_object(pl->srv, pl->req, o);
-		json_object_put(o);
-	}
-	free(pl);
-}
-
-/* The bearer token of a lookup: "Authorization: Bearer <token>", or ?token= for
- * senders that cannot set a header. NULL when there is none; *len its length. */
-static const char *lookup_token(struct evhttp_request *req, struct evkeyvalq *query, size_t *len)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	const char *t = NULL;
-	if (h && !evutil_ascii_strncasecmp(h, "Bearer ", 7)) {
-		t = h + 7;
-		while (*t == ' ')
-			t++;
-	} else {
-		const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-		if (qs && evhttp_parse_query_str(qs, query) == 0)
-			t = evhttp_find_header(query, "token");
-	}
-	if (!t || !*t)
-		return NULL;
-	size_t n = strlen(t);
-	while (n && t[n - 1] == ' ')
-		n--;
-	*len = n;
-	return t;
-}
-
-/* Whether token opens the lookup of adapter at source (NULL: the default source's, or for
- * GET /v1/callers any source's) in the sources set; *scope is then the source (of set)
- * whose rows alone the lookup may see, or NULL. Every candidate is compared, in
- * constant time. */
-static bool lookup_authorized(const struct sources *set, const struct lookup_adapter *adapter,
-			      const char *source, const char *token, size_t len,
-			      const struct source **scope)
-{
-	const struct platform *p =
-		adapter ? platform_find(adapter->slug, strlen(adapter->slug)) : NULL;
-	bool ok = !source && precall_token_ok(adapter, token, len);
-	*scope = NULL;
-	const struct source *src;
-	for (int i = 0; (src = sources_at(set, i)); i++) {
-		bool mine =
-			adapter ? src->platform == p && source && !strcmp(src->name, source) : true;
-		const char *want = src->precall_token;
-		if (mine && want && strlen(want) == len && CRYPTO_memcmp(want, token, len) == 0) {
-			ok = true;
-			if (src->own_rows_only && !*scope)
-				*scope = src;
-		}
-	}
-	return ok;
-}
-
-/* POST /precall/<slug> (adapter) and GET /v1/callers/<phone> (adapter NULL, phone from
- * the path). */
-static void handle_lookup(struct http_server *s, struct evhttp_request *req,
-			  const struct lookup_adapter *adapter, const char *source,
-			  const char *path_phone)
-{
-	int idx = adapter ? (int)(adapter - lookup_adapters) : lookup_adapter_count;
-	int64_t now = ts_now_us();
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	if (adapter ? m != EVHTTP_REQ_POST : !is_read(req)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-				  adapter ? "POST" : "GET, HEAD");
-		reply_error(s, req, 405, "method_not_allowed",
-			    adapter ? "pre-call lookups are POSTed" : "callers are read with GET");
-		return;
-	}
-	struct evkeyvalq query = {0};
-	TAILQ_INIT(&query);
-	size_t tlen = 0;
-	const char *token = lookup_token(req, &query, &tlen);
-	char scope_name[SOURCE_NAME_MAX + 1] = "";
-	struct sources *set = sources_acquire(); /* scope points into it until copied */
-	const struct source *scope = NULL;
-	bool ok = token && lookup_authorized(set, adapter, source, token, tlen, &scope);
-	if (ok && scope)
-		snprintf(scope_name, sizeof scope_name, "%s", scope->name);
-	sources_release(set);
-	evhttp_clear_headers(&query);
-	if (!ok) {
-		metrics_precall(idx, METRICS_PRECALL_UNAUTHORIZED, 0);
-		reply_error(s, req, 401, token ? "token_invalid" : "token_missing",
-			    token ? "the bearer token is not this lookup's"
-				  : "send the pre-call token as Authorization: Bearer <token>");
-		return;
-	}
-	struct plookup *pl = calloc(1, sizeof *pl);
-	if (!pl) {
-		reply_error(s, req, 503, "out_of_memory", "retry later");
-		return;
-	}
-	struct precall_query *q = &pl->q;
-	q->adapter = idx;
-	q->start_us = now;
-	snprintf(q->scope, sizeof q->scope, "%s", scope_name);
-	if (adapter) {
-		struct evbuffer *in = evhttp_request_get_input_buffer(req);
-		size_t len = evbuffer_get_length(in);
-		json_tokener *tok = json_tokener_new();
-		json_object *root =
-			tok ? json_tokener_parse_ex(tok, (const char *)evbuffer_pullup(in, -1),
-						    (int)len)
-			    : NULL;
-		bool whole = tok && root && json_tokener_get_error(tok) == json_tokener_success &&
-			     json_tokener_get_parse_end(tok) == len;
-		struct lookup_request r = {0};
-		bool shaped = whole && adapter->parse(root, &r);
-		if (shaped) {
-			snprintf(q->phone, sizeof q->phone, "%s", r.phone ? r.phone : "");
-			snprintf(q->called, sizeof q->called, "%s", r.called ? r.called : "");
-			snprintf(q->agent, sizeof q->agent, "%s", r.agent ? r.agent : "");
-		}
-		json_object_put(root);
-		if (tok)
-			json_tokener_free(tok);
-		if (!shaped) {
-			metrics_precall(idx, METRICS_PRECALL_INVALID, 0);
-			reply_error(s, req, 400, whole ? "invalid_request" : "invalid_json",
-				    whole ? "not this platform's pre-call request"
-					  : "the body is not one JSON value");
-			free(pl);
-			return;
-		}
-	} else {
-		snprintf(q->phone, sizeof q->phone, "%s", path_phone);
-	}
-	pl->srv = s;
-	pl->adapter = adapter;
-	pl->req = req;
-	pl->conn = conn_of(req);
-	q->done = lookup_done;
-	if (pl->conn)
-		conn_watch(pl->conn, on_lookup_gone, pl);
-	if (!s->precall) /* the first token came with a reload */
-		s->precall = precall_new(s->base, s->cfg);
-	if (!s->precall) {
-		struct lookup_facts none;
-		lookup_facts_unknown(&none);
-		lookup_done(q, PRECALL_UNAVAILABLE, &none);
-		return;
-	}
-	precall_lookup(s->precall, q);
-}
-
-/* /precall/<slug>[/default][/] and /v1/callers/<phone>. false: not such a path. */
-static bool route_lookup(struct http_server *s, struct evhttp_request *req, const char *path)
-{
-	static const char pre[] = "/precall/", callers[] = "/v1/callers/";
-	if (!strncmp(path, pre, sizeof pre - 1)) {
-		/* /precall/<slug>[/<source>][/] */
-		const char *slug = path + sizeof pre - 1;
-		size_t n = strcspn(slug, "/");
-		const char *rest = slug[n] == '/' ? slug + n + 1 : "";
-		const struct lookup_adapter *a = lookup_adapter_find(slug, n);
-		size_t sl = strcspn(rest, "/");
-		bool extra = rest[sl] == '/' && rest[sl + 1] != '\0';
-		char source[SOURCE_NAME_MAX + 1] = "";
-		if (sl > 0 && sources_valid_name(rest, sl))
-			snprintf(source, sizeof source, "%.*s", (int)sl, rest);
-		if (!a || extra || (sl > 0 && !source[0])) {
-			reply_error(
-				s, req, 404, a ? "unknown_source" : "unknown_platform",
-				a ? "no such source; use /precall/<slug>[/<source>]"
-				  : "no pre-call lookup for this platform; see docs/precall.md");
-			return true;
-		}
-		bool named = source[0] && strcmp(source, "default");
-		if (named) { /* a source of the sources file, of the platform of this shape */
-			struct sources *set = sources_acquire();
-			const struct platform *p = platform_find(a->slug, strlen(a->slug));
-			bool known = p && sources_find(set, p, source, strlen(source));
-			sources_release(set);
-			if (!known) {
-				reply_error(s, req, 404, "unknown_source",
-					    "no such source; use /precall/<slug>[/<source>]");
-				return true;
-			}
-		}
-		handle_lookup(s, req, a, named ? source : NULL, NULL);
-		return true;
-	}
-	if (!strncmp(path, callers, sizeof callers - 1)) {
-		const char *p = path + sizeof callers - 1;
-		size_t n = strcspn(p, "/");
-		char phone[64];
-		if (n == 0 || (p[n] == '/' && p[n + 1] != '\0') ||
-		    !lookup_path_decode(p, n, phone, sizeof phone)) {
-			reply_error(s, req, 404, "not_found", "use /v1/callers/<phone>");
-			return true;
-		}
-		handle_lookup(s, req, NULL, NULL, phone);
-		return true;
-	}
-	return false;
 }
 
 /* ---- routing ---- */
@@ -614,14 +256,14 @@ static void route_webhook(struct http_server *s, struct evhttp_request *req, con
 	for (int i = 1; i < n; i++)
 		empty |= len[i] == 0;
 	if (!p || *rest || n == 4 || empty) {
-		reply_error(s, req, 404, p ? "not_found" : "unknown_platform",
+		reply_error(&s->reply, req, 404, p ? "not_found" : "unknown_platform",
 			    p ? "use /webhooks/<slug>[/<source>][/<token>]"
 			      : "no such platform; use /webhooks/<slug>");
 		return;
 	}
 	struct sources *set = sources_acquire();
 	if (!set) {
-		reply_error(s, req, 503, "out_of_memory", "retry later");
+		reply_error(&s->reply, req, 503, "out_of_memory", "retry later");
 		return;
 	}
 	const struct source *src = n > 1 ? sources_find(set, p, seg[1], len[1]) : NULL;
@@ -633,20 +275,22 @@ static void route_webhook(struct http_server *s, struct evhttp_request *req, con
 		src = sources_default(set, p);
 		tok = n > 1 ? seg[1] : NULL, toklen = n > 1 ? len[1] : 0;
 		if (n > 2 || (tok && !verify_keys_have_path_token(src->keys))) {
-			reply_error(s, req, 404, "unknown_source",
+			reply_error(&s->reply, req, 404, "unknown_source",
 				    "no such source for this platform (see the sources file)");
 			sources_release(set);
 			return;
 		}
 	}
 	if (tok && !verify_keys_have_path_token(src->keys)) {
-		reply_error(s, req, 404, "not_found", "this source's route has no token segment");
+		reply_error(&s->reply, req, 404, "not_found",
+			    "this source's route has no token segment");
 		sources_release(set);
 		return;
 	}
 	char token[256];
 	if (tok && toklen >= sizeof token) {
-		reply_error(s, req, 401, "token_invalid", "the route's token is missing or wrong");
+		reply_error(&s->reply, req, 401, "token_invalid",
+			    "the route's token is missing or wrong");
 		sources_release(set);
 		return;
 	}
@@ -665,7 +309,7 @@ static bool answer_refusal(struct http_server *s, struct evhttp_request *req)
 	metrics_refused(r->name);
 	log_info("request refused", "reason", r->name, "detail", r->detail);
 	conn_close_after(req);
-	reply_error(s, req, r->status, r->code, r->detail);
+	reply_error(&s->reply, req, r->status, r->code, r->detail);
 	return true;
 }
 
@@ -695,7 +339,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		route_webhook(s, req, path + sizeof prefix - 1);
 		return;
 	}
-	if (route_lookup(s, req, path))
+	if (callers_route(s->callers, req, path))
 		return;
 	serve_ops(s, req, path, false);
 }
@@ -710,16 +354,16 @@ static void serve_ops(struct http_server *s, struct evhttp_request *req, const c
 	     metrics = ops && !strcmp(path, "/metrics"),
 	     status = on_admin && !strcmp(path, "/status");
 	if (!health && !ready && !metrics && !status) {
-		reply_error(s, req, 404, "not_found", "no such path");
+		reply_error(&s->reply, req, 404, "not_found", "no such path");
 		return;
 	}
-	if (!is_read(req)) {
+	if (!reply_is_read(req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		reply_error(s, req, 405, "method_not_allowed", "use GET");
+		reply_error(&s->reply, req, 405, "method_not_allowed", "use GET");
 		return;
 	}
 	if (health) {
-		reply_text(s, req, 200, "{\"status\":\"ok\"}");
+		reply_text(&s->reply, req, 200, "{\"status\":\"ok\"}");
 		return;
 	}
 	struct writer_view v;
@@ -728,10 +372,10 @@ static void serve_ops(struct http_server *s, struct evhttp_request *req, const c
 		long long down_s = v.db.down_ms / 1000;
 		int limit = s->cfg->ready_db_down_seconds;
 		char msg[160];
-		if (s->stopping) {
-			reply_error(s, req, 503, "shutting_down", "the server is stopping");
+		if (s->reply.closing) {
+			reply_error(&s->reply, req, 503, "shutting_down", "the server is stopping");
 		} else if (!v.ready) {
-			reply_error(s, req, 503, "not_ready",
+			reply_error(&s->reply, req, 503, "not_ready",
 				    v.has_spool
 					    ? "the database is unavailable and the spool is full"
 					    : "no database connection is ready");
@@ -740,34 +384,34 @@ static void serve_ops(struct http_server *s, struct evhttp_request *req, const c
 				 "no database connection for %lld s "
 				 "(CALLBRIDGE_READY_DB_DOWN_SECONDS=%d); deliveries are spooled",
 				 down_s, limit);
-			reply_error(s, req, 503, "database_down", msg);
+			reply_error(&s->reply, req, 503, "database_down", msg);
 		} else {
 			snprintf(
 				msg, sizeof msg,
 				"{\"status\":\"ready\",\"database\":\"%s\",\"database_down_seconds\":%lld}",
 				v.db.up ? "up" : "down", down_s);
-			reply_text(s, req, 200, msg);
+			reply_text(&s->reply, req, 200, msg);
 		}
 	} else if (status) {
 		struct evbuffer *b = evbuffer_new();
 		if (!b) {
-			send_bare(req, 503);
+			reply_bare(req, 503);
 			return;
 		}
 		status_render(s->status, b, &v);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
 				  "no-store");
-		send_answer(s, req, 200, "text/html; charset=utf-8", b);
+		reply_send(&s->reply, req, 200, "text/html; charset=utf-8", b);
 		evbuffer_free(b);
 	} else if (metrics) {
 		struct evbuffer *b = evbuffer_new();
 		if (!b) {
-			send_bare(req, 503);
+			reply_bare(req, 503);
 			return;
 		}
 		metrics_render(b, &v.db, v.has_spool ? &v.sp : NULL, v.drained, v.drain_refused);
 		metrics_render_http(b, __atomic_load_n(&accept_pauses_total, __ATOMIC_RELAXED));
-		send_answer(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
+		reply_send(&s->reply, req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 		evbuffer_free(b);
 	}
 }
@@ -813,7 +457,8 @@ static struct http_server *server_new(struct event_base *base, const struct conf
 		return NULL;
 	}
 	http_setup(s->http, cfg, on_request, s);
-	if (precall_enabled() && !(s->precall = precall_new(base, cfg))) {
+	s->reply.retry_after_s = cfg->retry_after_seconds;
+	if (!(s->callers = callers_new(base, cfg, &s->reply))) {
 		evhttp_free(s->http);
 		free(s);
 		return NULL;
@@ -885,7 +530,7 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct http_server *s = arg;
-	if (s->sock && !s->stopping)
+	if (s->sock && !s->reply.closing)
 		evconnlistener_enable(evhttp_bound_socket_get_listener(s->sock));
 }
 
@@ -990,7 +635,7 @@ void http_stop(struct http_server *s)
 		evhttp_del_accept_socket(s->http, s->sock);
 	s->sock = NULL;
 	pthread_mutex_unlock(&servers_mu);
-	s->stopping = true;
+	s->reply.closing = true;
 }
 
 int http_port(const struct http_server *s)
@@ -1058,7 +703,7 @@ void http_free(struct http_server **sp)
 	struct http_server *s = *sp;
 	if (!s)
 		return;
-	precall_free(&s->precall); /* before the connections its lookups watch */
+	callers_free(&s->callers); /* before the connections its lookups watch */
 	evhttp_free(s->http);
 	if (s->admin)
 		evhttp_free(s->admin);
