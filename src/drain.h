@@ -9,7 +9,8 @@
  * resubmits only the records not yet committed, those whose COMMIT went unanswered with
  * maybe_stored (so they are not counted twice in delivery_count). After a
  * crash mid-segment the whole segment is drained again: its committed records then come
- * back as duplicates, and their delivery_count counts one delivery more than was sent. */
+ * back as duplicates of themselves, which the duplicate statement knows by their arrival
+ * instant and does not count again (batchsql.c). */
 #ifndef CALLBRIDGE_DRAIN_H
 #define CALLBRIDGE_DRAIN_H
 

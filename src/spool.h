@@ -21,10 +21,11 @@
  * records are committed, and from then on it is never handed out again, even while its
  * deletion still waits behind appends in the writer thread (a file that cannot be
  * deleted is drained again at the next start). Re-draining after a crash only produces
- * duplicates. A segment with a record the database refuses even as a dead letter is not
- * deleted but renamed quarantine-<16 hex digits>.log (spool_quarantine): never drained
- * again by itself, it is drained at the next start once renamed back to
- * spool-<same digits>.log (its other records then come back as duplicates).
+ * duplicates, not counted again (drain.h). A segment with a record the database refuses
+ * even as a dead letter is not deleted but renamed quarantine-<16 hex digits>.log
+ * (spool_quarantine): never drained again by itself, it is drained at the next start
+ * once renamed back to spool-<same digits>.log (its other records then come back as
+ * duplicates).
  *
  * Ownership: spool_append copies what it is given; records handed out by
  * spool_load_segment belong to the caller's struct spool_segment until

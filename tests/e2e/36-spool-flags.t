@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Spool records marked "maybe stored" (spooled after a COMMIT went unanswered): draining
-# one whose event is stored already must not count a second delivery; one whose event is
-# not stored stores it; an unmarked record of a stored event is a real repeat and counts.
-# The segment is written here byte by byte in the spool's format (src/spoolrec.h), so the
-# test does not depend on catching a connection loss at the moment of COMMIT.
+# delivery_count stays exact however the spool is drained. Records marked "maybe stored"
+# (spooled after a COMMIT went unanswered): draining one whose event is stored already
+# must not count a second delivery; one whose event is not stored stores it; an unmarked
+# record of a stored event is a real repeat and counts. That segment is written here byte
+# by byte in the spool's format (src/spoolrec.h), so the test does not depend on catching
+# a connection loss at the moment of COMMIT. Then a segment the daemon spooled itself is
+# drained twice, as after a crash mid-drain: nothing is counted again.
 . "$(dirname "$0")/lib.sh"
 pg_start
 migrate
@@ -51,5 +53,32 @@ is "$(delivery_count fl_plain)" 2 "unmarked record of a stored event: a real rep
 is "$(delivery_count fl_new)" 1 "maybe stored, but not stored: stored now"
 is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id = 'fl_new'")" 1 "with its call row"
 like "$(metrics)" 'callbridge_spool_corrupt_records_total 1' "a record with an unknown flag bit reads as corrupt"
+daemon_stop
+
+# A segment drained a second time: a crash after some of its records committed leaves the
+# file, and the next start drains all of it again. Here the daemon's own segment, copied
+# before its first drain, is put back after it.
+segments() { ls "$SPOOL" | grep -c '^spool-' || true; }
+counts() { echo "$(delivery_count tw_1) $(delivery_count tw_2) $(delivery_count tw_3)"; }
+daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
+wait_ready
+pg_outage
+for c in tw_1 tw_2 tw_3; do simz_call "$c"; done
+for c in tw_1 tw_2 tw_1 tw_3; do post simz "$TMP/$c.json" && echo "$CODE $(json_field status)"; done >"$TMP/tw.out"
+is "$(sort "$TMP/tw.out" | uniq -c | awk '{print $1 "x" $2 "/" $3}')" "4x200/spooled" \
+	"database down: 4 deliveries spooled (tw_1 twice)"
+daemon_stop
+mkdir "$TMP/copy"
+cp "$SPOOL"/spool-*.log "$TMP/copy/"
+pg_start
+daemon_start
+eventually "the segment is drained and deleted" prints 0 segments
+is "$(counts)" "2 1 1" "drained once: tw_1 counted twice (a real repeat), the others once"
+daemon_stop
+cp "$TMP"/copy/spool-*.log "$SPOOL/"
+daemon_start
+eventually "the same segment, put back, is drained and deleted again" prints 0 segments
+is "$(counts)" "2 1 1" "drained twice: each delivery known by its arrival instant, none counted again"
+is "$(sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE 'tw\_%'")" 3 "their calls stored once"
 daemon_stop
 done_testing
