@@ -80,6 +80,39 @@ like "$n" '^[1-9][0-9]+$' "kill -9 with the database up came after $n acknowledg
 is "$(lost_acks k9up)" 0 "kill -9 with the database up: all $n acknowledged deliveries in the database"
 daemon_stop
 
+# kill -9 in the middle of a drain: the next start drains the whole segment again, and the
+# records committed before the crash are not counted a second time. md_400's call is held
+# by an uncommitted insert, so that its batch waits while the others commit; the crashed
+# daemon's backend, waiting on that lock, may still commit it once the lock is gone.
+daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
+wait_ready
+pg_outage
+simz_calls md 400
+burst_posts md 400
+is "$(awk '$2 != 200' "$TMP/md.codes" | wc -l)" 0 "mid-drain: 400 deliveries spooled"
+daemon_stop
+pg_start
+(PGAPPNAME=gate psql -X -q "$DATABASE_URL" -c "BEGIN; INSERT INTO callbridge.calls (platform, source, external_id) VALUES ('simz', 'default', 'md_400'); SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1) &
+gate=$!
+wait_for -m "mid-drain: a session holds md_400's call" prints 1 \
+	sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gate' AND state = 'active'"
+daemon_start CALLBRIDGE_BATCH_MAX=50
+md_events() { sql "SELECT count(*) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:md\_%'"; }
+wait_for -t 30 -m "mid-drain: all but the held batch committed" at_least 350 md_events
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+committed=$(md_events)
+like "$committed" '^3[5-9][0-9]$' "mid-drain: kill -9 after $committed of 400 committed, the segment left"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate'" >/dev/null
+wait "$gate" 2>/dev/null
+daemon_start
+eventually "mid-drain: the next start drains the segment again, whole" prints 0 segments
+is "$(sql "SELECT count(*) || ' ' || min(delivery_count) || ' ' || max(delivery_count) FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:md\_%'")" \
+	"400 1 1" "mid-drain: every delivery stored once and counted once"
+is "$(count_calls md)" 400 "mid-drain: with its call"
+daemon_stop
+
 # A torn tail and a corrupted record: the good ones survive, the bad one is reported.
 pg_stop
 daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
