@@ -158,7 +158,7 @@ static void handle_webhook(struct http_server *s, struct evhttp_request *req,
 {
 	const struct platform *p = src->platform;
 	int idx = (int)(p - platforms);
-	int64_t now = ts_now_us();
+	int64_t now = ts_arrival_us();
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	struct intake_error err;

@@ -168,3 +168,15 @@ int64_t ts_now_us(void)
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
+
+static int64_t last_arrival_us; /* every loop's: atomic */
+
+int64_t ts_arrival_us(void)
+{
+	int64_t now = ts_now_us(), prev = __atomic_load_n(&last_arrival_us, __ATOMIC_RELAXED), next;
+	do
+		next = now > prev ? now : prev + 1;
+	while (!__atomic_compare_exchange_n(&last_arrival_us, &prev, next, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED));
+	return next;
+}

@@ -84,5 +84,17 @@ int main(void)
 	is_str(out, "0001-01-01T00:00:00.000000Z", "year 1 text");
 	ok(ts_format(0, out), "the epoch formatted");
 	is_str(out, "1970-01-01T00:00:00.000000Z", "the epoch text");
+
+	/* Arrival instants name one delivery each: many within one microsecond still differ,
+	 * and they stay by the clock (never far ahead of it). */
+	int64_t prev = ts_arrival_us();
+	bool increasing = true;
+	for (int i = 0; i < 100000; i++) {
+		int64_t t = ts_arrival_us();
+		increasing &= t > prev;
+		prev = t;
+	}
+	ok(increasing, "100000 arrival instants, each after the one before");
+	ok(prev - ts_now_us() < 1000000, "and within a second of the clock");
 	return done_testing();
 }
