@@ -174,8 +174,8 @@ static int64_t last_arrival_us; /* every loop's: atomic */
 int64_t ts_arrival_us(void)
 {
 	int64_t now = ts_now_us(), prev = __atomic_load_n(&last_arrival_us, __ATOMIC_RELAXED), next;
-	do
-		next = now > prev ? now : prev + 1;
+	do /* a clock stepped back by more than a second is followed, not waited for */
+		next = now > prev || prev - now > 1000000 ? now : prev + 1;
 	while (!__atomic_compare_exchange_n(&last_arrival_us, &prev, next, false, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED));
 	return next;

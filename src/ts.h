@@ -34,9 +34,10 @@ bool ts_format(int64_t epoch_us, char out[TS_LEN]);
 /* Current time, microseconds since the epoch. */
 int64_t ts_now_us(void);
 
-/* The current time as a delivery's arrival instant: strictly increasing over the process,
- * so that two deliveries never share one, even on two loops in the same microsecond. An
- * instant then names one delivery (batchsql.c, the duplicate statement). */
+/* The current time as a delivery's arrival instant: strictly increasing over the process
+ * (but for a clock stepped back by more than a second, which it follows), so that two
+ * deliveries never share one, even on two loops in the same microsecond. An instant then
+ * names one delivery (batchsql.c, the duplicate statement). */
 int64_t ts_arrival_us(void);
 
 #endif
