@@ -56,19 +56,21 @@ static const char events_sql[] =
 	" FROM kv";
 
 /* A duplicate delivery: counted on its raw event (found through its key: id and
- * partition), whose status it answers; no row when the raw event was pruned. A delivery
- * is known by its arrival instant ($4, to the microsecond): one that arrived at the
- * stored event's first instant or at that of the last delivery counted is that same
- * delivery again, not another one, and is not counted twice. That is a spool segment
+ * partition), whose status it answers; no row when the raw event was pruned. A spooled
+ * delivery ($6) is known by its arrival instant ($4, to the microsecond): one that arrived
+ * at the stored event's first instant or at that of the last delivery counted is that
+ * same delivery again, not another one, and is not counted twice. That is a spool segment
  * drained a second time (after a crash mid-drain, or a file that could not be deleted):
- * its records already committed come back as duplicates of themselves. */
+ * its records already committed come back as duplicates of themselves. Live deliveries
+ * are always counted: copies of one event sent to several instances at once may share a
+ * microsecond. */
 static const char duplicate_sql[] =
 	"UPDATE callbridge.webhook_events t"
 	" SET delivery_count = t.delivery_count"
-	"       + CASE WHEN $4::timestamptz IN (t.received_at, t.last_received_at) THEN 0"
-	"              ELSE $5::integer END,"
-	"     last_received_at = CASE WHEN $5::integer > 0"
-	"                              AND $4::timestamptz NOT IN (t.received_at, t.last_received_at)"
+	"       + CASE WHEN $6::boolean AND $4::timestamptz IN (t.received_at, t.last_received_at)"
+	"              THEN 0 ELSE $5::integer END,"
+	"     last_received_at = CASE WHEN $5::integer > 0 AND NOT ($6::boolean"
+	"                              AND $4::timestamptz IN (t.received_at, t.last_received_at))"
 	"                             THEN $4::timestamptz ELSE t.last_received_at END"
 	" FROM callbridge.event_keys k"
 	" WHERE k.platform = $1 AND k.source = $2 AND k.dedupe_key = $3"

@@ -113,6 +113,7 @@ static int submit_dead_letter(struct drain *d, struct slot *sl, const char *why,
 	sl->w.done = slot_done;
 	sl->w.arg = sl;
 	sl->w.maybe_stored = d->state[sl->rec] == REC_MAYBE || (r->flags & SPOOL_MAYBE_STORED);
+	sl->w.spooled = true;
 	sl->dead = true;
 	d->pending++; /* before: done() never runs before pgw_submit returns, but if it did */
 	if (pgw_submit(d->pgw, &sl->w) != 0) {
@@ -213,6 +214,7 @@ static void pump(struct drain *d)
 		sl->w.done = slot_done;
 		sl->w.arg = sl;
 		sl->w.maybe_stored = d->state[i] == REC_MAYBE || (r->flags & SPOOL_MAYBE_STORED);
+		sl->w.spooled = true;
 		sl->dead = false;
 		if (pgw_submit(d->pgw, &sl->w) != 0) {
 			d->failed = true;

@@ -555,9 +555,13 @@ static bool send_duplicates(struct conn *c)
 		const struct pgw_delivery *d = c->batch[i];
 		if (!d || d->fresh || d->replay_id > 0)
 			continue;
-		const char *vals[5] = {d->platform, src_of(d), d->dedupe_key, d->received_at,
-				       d->maybe_stored ? "0" : "1"};
-		ok = send_stmt(c, BATCHSQL_DUPLICATE, 5, vals, NULL, NULL) &&
+		const char *vals[6] = {d->platform,
+				       src_of(d),
+				       d->dedupe_key,
+				       d->received_at,
+				       d->maybe_stored ? "0" : "1",
+				       d->spooled ? "t" : "f"};
+		ok = send_stmt(c, BATCHSQL_DUPLICATE, 6, vals, NULL, NULL) &&
 		     add_item(c, R_DUPLICATE, i);
 	}
 	return ok;

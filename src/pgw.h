@@ -96,6 +96,9 @@ struct pgw_delivery {
 	long long replay_id;     /* >0: re-map the stored event with this id instead of inserting */
 	bool maybe_stored;       /* an earlier attempt of this same delivery may have committed:
 				    when stored already, answer DUPLICATE without counting it */
+	bool spooled;            /* from the spool: when its event is stored with this very arrival
+				    instant, it is this delivery again (a segment drained twice), not counted
+				  */
 	void (*done)(struct pgw_delivery *d);
 	void *arg;
 

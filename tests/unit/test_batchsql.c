@@ -48,7 +48,8 @@ static void check_stmts(void)
 		   strstr(s.sql[BATCHSQL_EVENT], "entity_id") &&
 		   strstr(s.sql[BATCHSQL_REPLAY], "entity_id = COALESCE($7, entity_id)"),
 	   "the event statements write the entity id");
-	ok(strstr(s.sql[BATCHSQL_DUPLICATE], "IN (t.received_at, t.last_received_at) THEN 0") &&
+	ok(strstr(s.sql[BATCHSQL_DUPLICATE],
+		  "$6::boolean AND $4::timestamptz IN (t.received_at, t.last_received_at)") &&
 		   strstr(s.sql[BATCHSQL_DUPLICATE], "ELSE $5::integer END") &&
 		   strstr(s.sql[BATCHSQL_DUPLICATE],
 			  "t.id = k.event_id AND t.received_at = k.received_at") &&
