@@ -213,7 +213,7 @@ is "$(sql "SELECT status || ' ' || coalesce(event_type, 'null') FROM callbridge.
 like "$(sql "SELECT error FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:dl_poison:%'")" \
 	'^the database refused it when the spool was drained: refused by the test trigger' "with the database's error"
 is "$(quarantined)" 1 "an event refused even as a dead letter keeps its segment, in quarantine"
-is "$(ls "$TMP/spool" | grep -c '^spool-' || true)" 0 "no segment is left to drain"
+is "$(segments)" 0 "no segment is left to drain"
 like "$(cat "$TMP/daemon.log")" 'segment kept in quarantine' "the quarantine is logged"
 sql "DROP TRIGGER refuse ON callbridge.webhook_events" >/dev/null
 "$BIN" replay --status failed >"$TMP/replay.out" 2>&1
@@ -230,8 +230,7 @@ for _ in $(seq 1 300); do
 done
 is "$(sql "SELECT status FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:dl_quarantine:%'")" mapped \
 	"a quarantined segment renamed back is drained at the next start"
-wait_for -m "the segment renamed back is drained whole and deleted" prints 0 \
-	eval "ls '$TMP/spool' | grep -c '^spool-' || true"
+wait_for -m "the segment renamed back is drained whole and deleted" prints 0 segments
 is "$(sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:dl_ok:%'")" 1 \
 	"its records stored before come back as duplicates of themselves, not counted again"
 done_testing

@@ -26,7 +26,6 @@ eventually "drained when the database came back, no restart" prints 2 count_call
 is "$(sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE '%sp_1:%'")" 2 "the repeat became a duplicate"
 post simz "$TMP/sp_1.json"
 is "$CODE $(json_field status)" "200 duplicate" "a later retry is a duplicate"
-segments() { ls "$SPOOL" | grep -c '^spool-' || true; }
 eventually "drained segments deleted" prints 0 segments
 like "$(metrics)" 'callbridge_spool_records 0' "metrics: spool empty"
 

@@ -58,7 +58,6 @@ daemon_stop
 # A segment drained a second time: a crash after some of its records committed leaves the
 # file, and the next start drains all of it again. Here the daemon's own segment, copied
 # before its first drain, is put back after it.
-segments() { ls "$SPOOL" | grep -c '^spool-' || true; }
 counts() { echo "$(delivery_count tw_1) $(delivery_count tw_2) $(delivery_count tw_3)"; }
 daemon_start CALLBRIDGE_DB_RECONNECT_MAX_SECONDS=1
 wait_ready

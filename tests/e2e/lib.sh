@@ -186,6 +186,8 @@ lost_acks() {
 
 # count_calls PREFIX: how many calls PREFIX_* are in the database.
 count_calls() { sql "SELECT count(*) FROM callbridge.calls WHERE external_id LIKE '$1\\_%'"; }
+# segments: how many segments (spool-*.log) wait in the daemon's spool directory.
+segments() { ls "$TMP/spool" | grep -c '^spool-' || true; }
 # delivery_count ID: the delivery_count of the stored event of call ID.
 delivery_count() { sql "SELECT delivery_count FROM callbridge.webhook_events WHERE dedupe_key LIKE '%:$1:%'"; }
 
