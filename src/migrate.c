@@ -6,22 +6,40 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 /* Any constant will do; it only has to be the same for every callbridge instance. */
 #define MIGRATE_LOCK_KEY "4242130313"
 
+/* The SQLSTATE of the last statement that failed (migrations run on one thread). */
+static char failed_state[6];
+
 static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
 {
 	PGresult *r = PQexec(pg, sql);
 	ExecStatusType st = PQresultStatus(r);
 	int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : -1;
-	if (rc < 0)
+	if (rc < 0) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		snprintf(failed_state, sizeof failed_state, "%s", state ? state : "");
 		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+	}
 	PQclear(r);
 	return rc;
 }
+
+/* A migration that lost a deadlock or a lock wait to the writes of running instances
+ * (an online migration locks several tables that their batches write) is tried again:
+ * it is one transaction, rolled back whole. */
+static bool lost_to_writes(void)
+{
+	return !strcmp(failed_state, "40P01") || !strcmp(failed_state, "40001") ||
+	       !strcmp(failed_state, "55P03");
+}
+
+#define MIGRATE_TRIES 5
 
 static int applied(PGconn *pg, const char *version, char *err, size_t errlen)
 {
@@ -108,7 +126,17 @@ int migrate_run(const char *conninfo, int timeout_s, char *err, size_t errlen)
 		return -1;
 	PQsetNoticeReceiver(pg, on_notice, NULL);
 	for (int i = 0; i < migrate_count; i++) {
-		int rc = apply_one(pg, &migrate_list[i], err, errlen);
+		int rc = -1;
+		for (int t = 1; t <= MIGRATE_TRIES; t++) {
+			failed_state[0] = '\0';
+			rc = apply_one(pg, &migrate_list[i], err, errlen);
+			if (rc >= 0 || !lost_to_writes() || t == MIGRATE_TRIES)
+				break;
+			log_warn("migration lost to concurrent writes; trying again", "version",
+				 migrate_list[i].version, "error", err);
+			struct timespec pause = {0, 200000000L * t};
+			nanosleep(&pause, NULL);
+		}
 		if (rc < 0) {
 			count = -1;
 			break;
